@@ -1,0 +1,1 @@
+"""Data sets the course uses. All work offline: bundled, generated, or checksummed downloads."""
