@@ -1,0 +1,323 @@
+"""A decoder-only Transformer language model (GPT) with weight tying and a KV cache.
+
+Chapter: Algorithms › The Transformer (the KV cache) and Practice › Language model. Papers:
+Radford et al. (2018, 2019), GPT and GPT-2 (decoder-only, pre-LN blocks, learned positions);
+Press & Wolf (2017), "Using the Output Embedding to Improve Language Models" (weight tying).
+
+The model factorises p(w_1 … w_T) = ∏_t p(w_t | w_<t): a causal mask lets position t see only
+positions ≤ t, so one forward pass trains all T next-token predictions in parallel.
+
+Shapes: B batch, T sequence length, C context length, D = d_model, V vocabulary size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lessons_pkg.attention import KVCache, LearnedPositionalEncoding, MultiHeadAttention
+from lessons_pkg.decoding import sample_next
+
+__all__ = [
+    "GPT",
+    "Block",
+    "GPTConfig",
+    "ReferenceGPT",
+    "gpt_param_count",
+    "lm_batch_loss",
+    "lm_loss",
+]
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """Settings of ``GPT``. Defaults train a character model on a laptop CPU.
+
+    Attributes:
+        vocab_size: V.
+        context_length: C, the longest sequence the model reads.
+        d_model: width D, divisible by ``n_heads``.
+        n_heads: attention heads.
+        n_layers: Transformer blocks.
+        d_ff: hidden width of each block's MLP; None means 4 · d_model.
+        dropout: dropout on embeddings, attention weights and residual branches.
+        bias: biases in Linear layers and LayerNorms.
+        tie_weights: share the token embedding with the output projection.
+        use_sdpa: compute attention with ``F.scaled_dot_product_attention`` (fused, faster);
+            False runs the explicit formula of ``lessons_pkg.attention``.
+        layer_norm_eps: epsilon of every LayerNorm.
+    """
+
+    vocab_size: int
+    context_length: int = 128
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 4
+    d_ff: int | None = None
+    dropout: float = 0.0
+    bias: bool = True
+    tie_weights: bool = True
+    use_sdpa: bool = True
+    layer_norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.d_ff is None:
+            object.__setattr__(self, "d_ff", 4 * self.d_model)
+        for name in ("vocab_size", "context_length", "d_model", "n_heads", "n_layers", "d_ff"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.layer_norm_eps <= 0:
+            raise ValueError(f"layer_norm_eps must be > 0, got {self.layer_norm_eps}")
+
+
+class Block(nn.Module):
+    """Pre-LN block: x + Attn(LN(x)), then x + MLP(LN(x)); the sublayers run in sequence."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        c = config
+        self.ln1 = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
+        self.attn = MultiHeadAttention(
+            c.d_model, c.n_heads, c.dropout, bias=c.bias, use_sdpa=c.use_sdpa
+        )
+        self.ln2 = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
+        self.fc = nn.Linear(c.d_model, c.d_ff, bias=c.bias)
+        self.proj = nn.Linear(c.d_ff, c.d_model, bias=c.bias)
+        self.dropout = nn.Dropout(c.dropout)
+
+    def forward(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
+        """x (B, T, D) -> (B, T, D)."""
+        attended, _ = self.attn(self.ln1(x), is_causal=True, kv_cache=kv_cache,
+                                need_weights=False)
+        x = x + self.dropout(attended)
+        hidden = self.dropout(F.gelu(self.fc(self.ln2(x))))  # (B, T, d_ff)
+        return x + self.dropout(self.proj(hidden))  # (B, T, D)
+
+
+class GPT(nn.Module):
+    """Token + learned position embeddings, ``n_layers`` pre-LN blocks, final LayerNorm, and a
+    linear head to next-token logits (tied to the token embedding by default)."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
+        self.pos_emb = LearnedPositionalEncoding(c.context_length, c.d_model)
+        self.dropout = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layers))
+        self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.tie_weights:
+            self.lm_head.weight = self.tok_emb.weight  # one tensor, two uses
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # GPT-2: N(0, 0.02) everywhere; the projections that write into the residual stream are
+        # scaled by 1/√(2·n_layers) so the stream's variance does not grow with depth.
+        for module in self.modules():
+            if isinstance(module, nn.Linear | nn.Embedding):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        for block in self.blocks:
+            for proj in (block.attn.out_proj, block.proj):
+                nn.init.normal_(proj.weight, std=0.02 / (2 * self.config.n_layers) ** 0.5)
+
+    def new_kv_cache(self) -> list[KVCache]:
+        """One empty cache per block, each holding up to ``context_length`` positions."""
+        return [KVCache(self.config.context_length) for _ in self.blocks]
+
+    def forward(self, idx: Tensor, kv_cache: list[KVCache] | None = None) -> Tensor:
+        """Token ids (B, T) -> next-token logits (B, T, V).
+
+        With ``kv_cache`` (from ``new_kv_cache``) the ids continue the cached positions: their
+        keys and values are appended and earlier ones are reused.
+
+        Raises:
+            TypeError: ``idx`` is not an integer tensor.
+            ValueError: ``idx`` is not (B, T) with T >= 1, or the sequence (cached positions
+                included) is longer than ``context_length``.
+        """
+        if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32):
+            got = idx.dtype if isinstance(idx, Tensor) else type(idx).__name__
+            raise TypeError(f"idx must be an integer tensor of token ids, got {got}")
+        if idx.dim() != 2 or idx.shape[1] < 1:
+            raise ValueError(f"idx must be (B, T) with T >= 1, got shape {tuple(idx.shape)}")
+        if kv_cache is not None and len(kv_cache) != len(self.blocks):
+            raise ValueError(
+                f"kv_cache must hold one KVCache per block ({len(self.blocks)}), got "
+                f"{len(kv_cache)}"
+            )
+        B, T = idx.shape
+        start = len(kv_cache[0]) if kv_cache is not None else 0
+        C = self.config.context_length
+        if start + T > C:
+            where = f" after {start} cached positions" if start else ""
+            raise ValueError(
+                f"sequence length {start + T} ({T} new{where}) exceeds context_length ({C}); "
+                f"crop the input to its last {C} tokens"
+            )
+        x = self.dropout(self.pos_emb(self.tok_emb(idx), offset=start))  # (B, T, D)
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if kv_cache is None else kv_cache[i])  # (B, T, D)
+        return self.lm_head(self.ln_f(x))  # (B, T, V)
+
+    def step_fn(self) -> Callable[[Tensor], Tensor]:
+        """A next-token function for ``lessons_pkg.decoding``: prefix (N, L) -> logits (N, V),
+        reading at most the last ``context_length`` tokens (no cache)."""
+        C = self.config.context_length
+        return lambda prefix: self(prefix[:, -C:])[:, -1]
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+    ) -> Tensor:
+        """Continue ``idx`` (B, T) by ``max_new_tokens`` sampled tokens -> (B, T + n).
+
+        Each token is drawn by ``lessons_pkg.decoding.sample_next`` (temperature 0 = greedy).
+        The model reads at most the last ``context_length`` tokens. With ``use_cache`` the keys
+        and values of earlier positions are reused, so each step processes one token; once the
+        sequence is longer than ``context_length`` the window slides, every position shifts,
+        and the cache is rebuilt from the window at each step. Either way the tokens equal those
+        of ``use_cache=False`` for the same ``generator`` state. Runs in eval mode (dropout off)
+        and restores the previous mode.
+
+        Raises:
+            ValueError: the prompt is longer than ``context_length`` or empty, or
+                ``max_new_tokens`` < 0.
+        """
+        C = self.config.context_length
+        if not isinstance(idx, Tensor) or idx.dim() != 2 or idx.shape[1] < 1:
+            shape = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
+            raise ValueError(f"idx must be a (B, T) prompt with T >= 1, got {shape}")
+        if idx.shape[1] > C:
+            raise ValueError(
+                f"prompt length {idx.shape[1]} exceeds context_length ({C}); crop it to the "
+                f"last {C} tokens"
+            )
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or (
+            max_new_tokens < 0
+        ):
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        was_training = self.training
+        self.eval()
+        try:
+            cache: list[KVCache] | None = None
+            for _ in range(max_new_tokens):
+                L = idx.shape[1]
+                if not use_cache:
+                    logits = self(idx[:, -C:])[:, -1]  # (B, V)
+                elif cache is None or L > C:
+                    cache = self.new_kv_cache()  # (re)fill the cache from the window
+                    logits = self(idx[:, -C:], kv_cache=cache)[:, -1]
+                else:
+                    logits = self(idx[:, -1:], kv_cache=cache)[:, -1]  # one new position
+                nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (B,)
+                idx = torch.cat([idx, nxt[:, None]], dim=1)  # (B, L + 1)
+        finally:
+            self.train(was_training)
+        return idx
+
+
+def gpt_param_count(config: GPTConfig) -> int:
+    """Number of parameters of ``GPT(config)``, from the formula.
+
+    Embeddings V·D + C·D; per block 2 LayerNorms, attention 4·D² (+ 4·D biases) and MLP
+    2·D·d_ff (+ d_ff + D biases); final LayerNorm; the head adds V·D unless tied.
+    """
+    V, C, D, F_ = config.vocab_size, config.context_length, config.d_model, config.d_ff
+    b = 1 if config.bias else 0
+    norm = D + b * D
+    block = 2 * norm + (4 * D * D + b * 4 * D) + (2 * D * F_ + b * (F_ + D))
+    head = 0 if config.tie_weights else V * D
+    return V * D + C * D + config.n_layers * block + norm + head
+
+
+def lm_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
+    """Mean next-token cross-entropy of logits (B, T, V) against targets (B, T)."""
+    if logits.dim() != 3 or targets.shape != logits.shape[:2]:
+        raise ValueError(
+            f"logits must be (B, T, V) and targets (B, T); got {tuple(logits.shape)} and "
+            f"{tuple(targets.shape)}"
+        )
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
+
+
+def lm_batch_loss(model: nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
+    """``loss_fn`` for ``lessons_pkg.training.fit``: batch = (inputs (B, T), targets (B, T))."""
+    inputs, targets = batch
+    return lm_loss(model(inputs), targets)
+
+
+class ReferenceGPT(nn.Module):
+    """The same architecture assembled from ``torch.nn`` layers (``nn.TransformerEncoderLayer``
+    with ``norm_first=True``, GELU and a causal mask): the reference for tests and the
+    benchmark. ``copy_from(gpt)`` makes it compute the same function as a ``GPT``."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
+        self.pos_emb = nn.Embedding(c.context_length, c.d_model)
+        self.dropout = nn.Dropout(c.dropout)
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                c.d_model, c.n_heads, c.d_ff, c.dropout, activation="gelu",
+                layer_norm_eps=c.layer_norm_eps, batch_first=True, norm_first=True, bias=c.bias,
+            )
+            for _ in range(c.n_layers)
+        )
+        self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.tie_weights:
+            self.lm_head.weight = self.tok_emb.weight
+
+    def forward(self, idx: Tensor) -> Tensor:
+        """Token ids (B, T) -> logits (B, T, V)."""
+        T = idx.shape[1]
+        x = self.dropout(self.tok_emb(idx) + self.pos_emb(torch.arange(T, device=idx.device)))
+        # nn layers take True = *not* allowed: the upper triangle above the diagonal.
+        blocked = torch.ones(T, T, dtype=torch.bool, device=idx.device).triu(1)
+        for layer in self.layers:
+            x = layer(x, src_mask=blocked, is_causal=True)  # (B, T, D)
+        return self.lm_head(self.ln_f(x))  # (B, T, V)
+
+    @torch.no_grad()
+    def copy_from(self, gpt: GPT) -> ReferenceGPT:
+        """Copy every weight of ``gpt`` (same config) into this model."""
+        if gpt.config != self.config:
+            raise ValueError(f"configs differ: {gpt.config} vs {self.config}")
+        self.tok_emb.load_state_dict(gpt.tok_emb.state_dict())
+        self.pos_emb.load_state_dict(gpt.pos_emb.embedding.state_dict())
+        for layer, block in zip(self.layers, gpt.blocks, strict=True):
+            layer.self_attn.in_proj_weight.copy_(block.attn.in_proj.weight)
+            layer.self_attn.out_proj.weight.copy_(block.attn.out_proj.weight)
+            if self.config.bias:
+                layer.self_attn.in_proj_bias.copy_(block.attn.in_proj.bias)
+                layer.self_attn.out_proj.bias.copy_(block.attn.out_proj.bias)
+            layer.norm1.load_state_dict(block.ln1.state_dict())
+            layer.norm2.load_state_dict(block.ln2.state_dict())
+            layer.linear1.load_state_dict(block.fc.state_dict())
+            layer.linear2.load_state_dict(block.proj.state_dict())
+        self.ln_f.load_state_dict(gpt.ln_f.state_dict())
+        if not self.config.tie_weights:
+            self.lm_head.load_state_dict(gpt.lm_head.state_dict())
+        return self

@@ -1,0 +1,195 @@
+"""Regenerate the notebooks in ``notebooks/`` from the pages in ``book/`` (the source).
+
+    python scripts/notebooks.py                 # every page: regenerate and execute
+    python scripts/notebooks.py book/preface.md # just these pages
+    python scripts/notebooks.py --no-execute    # regenerate, keep the outputs of unchanged cells
+    python scripts/notebooks.py --seed-cache    # seed Jupyter Book's cache from the notebooks
+
+One way only: ``book/X.md`` → ``notebooks/X.ipynb``, through jupytext with the pairing formats of
+``pyproject.toml``. On the way, every page's first code cell is set to the Colab setup cell
+(:func:`setup_cell_source`), and markdown cells are translated for Colab (``colab_markdown``).
+Executed notebooks carry no timestamps, so re-running an unchanged page makes no diff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from colab_markdown import PageContext, number_page, translate_markdown  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+NOTEBOOKS = ROOT / "notebooks"
+CACHE = ROOT / "_build" / ".jupyter_cache"
+SETUP_TAGS = ["remove-cell"]
+SETUP_MARKER = "# Colab setup"
+VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled", "ExecuteTime")
+
+
+def book_version() -> str:
+    text = (ROOT / "lessons_pkg" / "__init__.py").read_text(encoding="utf-8")
+    return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
+
+
+def repository_url() -> str:
+    text = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    return re.search(r"^repository:\s*\n\s+url:\s*(\S+)", text, re.M).group(1)
+
+
+def setup_cell_source() -> str:
+    """The first code cell of every page: installs lessons_pkg in Colab, nothing elsewhere.
+
+    ``LESSONS_PKG_SOURCE`` (a pip requirement, e.g. a wheel path) overrides the repository, which
+    is how ``tests/test_colab_setup.py`` runs a page against a freshly built wheel.
+    """
+    return f"""{SETUP_MARKER}: install the course package at this book's version (no-op elsewhere).
+import os, subprocess, sys
+BOOK_VERSION = "{book_version()}"
+if "google.colab" in sys.modules or os.environ.get("LESSONS_PKG_SOURCE"):
+    source = os.environ.get("LESSONS_PKG_SOURCE") or (
+        f"lessons_pkg @ git+{repository_url()}@v{{BOOK_VERSION}}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)"""
+
+
+def pages(selected: list[str] | None = None) -> list[Path]:
+    """The pages that are notebooks (they have a jupytext header), or the selected ones."""
+    if selected:
+        return [Path(p).resolve() for p in selected]
+    return sorted(p for p in BOOK.rglob("*.md") if "kernelspec:" in p.read_text(encoding="utf-8"))
+
+
+def notebook_path(page: Path) -> Path:
+    return NOTEBOOKS / page.relative_to(BOOK).with_suffix(".ipynb")
+
+
+def ensure_setup_cell(page: Path) -> bool:
+    """Make the page's first code cell the current setup cell; return True if the page changed."""
+    nb = jupytext.read(page)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    wanted = setup_cell_source()
+    if code and code[0].source.startswith(SETUP_MARKER):
+        if code[0].source == wanted and code[0].metadata.get("tags") == SETUP_TAGS:
+            return False
+        code[0].source = wanted
+        code[0].metadata["tags"] = SETUP_TAGS
+    else:
+        cell = nbformat.v4.new_code_cell(wanted, metadata={"tags": SETUP_TAGS})
+        first_code = nb.cells.index(code[0]) if code else len(nb.cells)
+        nb.cells.insert(first_code, cell)
+    jupytext.write(nb, page, fmt="md:myst")
+    return True
+
+
+def colab_notebook(page: Path) -> nbformat.NotebookNode:
+    """The notebook for ``page``: same code cells, markdown translated for Colab."""
+    nb = jupytext.read(page)
+    ctx = PageContext(page=page)
+    number_page([c.source for c in nb.cells if c.cell_type == "markdown"], ctx)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = translate_markdown(cell.source, ctx)
+    nb.metadata.pop("jupytext", None)
+    # Kept as the page states it: Jupyter Book's cache key includes the kernelspec.
+    nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python",
+                                          "name": "python3"})
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["colab"] = {"provenance": []}
+    return nb
+
+
+def _code_key(cell) -> tuple:
+    return cell.source, tuple(cell.metadata.get("tags", []))
+
+
+def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop what changes from run to run (timestamps, widget state), so re-runs make no diff."""
+    for cell in nb.cells:
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+        cell.pop("id", None)
+    nb.metadata.pop("widgets", None)
+    nb.nbformat, nb.nbformat_minor = 4, 4
+    return nb
+
+
+def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
+    """Copy outputs of code cells whose source and tags are unchanged (like jupytext --update)."""
+    if not old_path.exists():
+        return
+    old = nbformat.read(old_path, as_version=4)
+    stored = {}
+    for cell in old.cells:
+        if cell.cell_type == "code":
+            stored.setdefault(_code_key(cell), cell)
+    for cell in new.cells:
+        if cell.cell_type == "code" and _code_key(cell) in stored:
+            cell.outputs = stored[_code_key(cell)].outputs
+            cell.execution_count = stored[_code_key(cell)].execution_count
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int) -> None:
+    from nbclient import NotebookClient
+
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.validate(nb)
+    tmp = path.with_suffix(".ipynb.tmp")
+    tmp.write_text(nbformat.writes(clean(nb), version=4) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def seed_cache(paths: list[Path]) -> None:
+    """Store the validated notebooks in Jupyter Book's execution cache, so the build reuses them."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(CACHE))
+    for page in paths:
+        nb_path = notebook_path(page)
+        cache.cache_notebook_file(str(nb_path), check_validity=False, overwrite=True)
+        print(f"cached {nb_path.relative_to(ROOT)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pages", nargs="*", help="pages under book/ (default: all)")
+    parser.add_argument("--no-execute", action="store_true", help="regenerate only")
+    parser.add_argument("--seed-cache", action="store_true", help="only seed the build cache")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    args = parser.parse_args()
+    selected = pages(args.pages)
+    if args.seed_cache:
+        seed_cache(selected)
+        return
+    for page in selected:
+        start = time.perf_counter()
+        if ensure_setup_cell(page):
+            print(f"updated the setup cell of {page.relative_to(ROOT)}")
+        nb_path = notebook_path(page)
+        nb = colab_notebook(page)
+        if args.no_execute:
+            carry_outputs(nb, nb_path)
+        else:
+            nb_path.parent.mkdir(parents=True, exist_ok=True)
+            execute(nb, nb_path.parent, args.timeout)
+        write(nb, nb_path)
+        print(f"wrote {nb_path.relative_to(ROOT)} ({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
