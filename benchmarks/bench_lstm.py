@@ -10,6 +10,9 @@ Memory: "saved" is what autograd keeps for the backward pass (tensors saved by t
 parameters and the input excluded), counted with ``torch.autograd.graph.saved_tensors_hooks`` on
 any device; on CUDA the true peak allocated during forward + backward is added.
 
+CPU timings use one thread unless ``--threads`` says otherwise: on a machine shared with other
+jobs, extra threads mostly measure the contention.
+
 Run: ``python benchmarks/bench_lstm.py [--device auto|cpu|cuda] [--repeats 5] [--threads N]``
 """
 
@@ -120,11 +123,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per measurement")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: stable timings on a shared machine; 0 = torch default)",
+    )
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
-    if args.threads is not None:
+    if args.threads < 0:
+        parser.error(f"--threads must be >= 0, got {args.threads}")
+    if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = get_device(args.device)
     torch.manual_seed(0)

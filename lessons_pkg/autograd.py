@@ -36,6 +36,8 @@ from numbers import Real
 
 __all__ = ["Layer", "MLP", "Neuron", "Value", "dot", "graph", "vsum"]
 
+# Shared local-gradient tuples: fewer allocations per node (and less work for the collector).
+_ONE, _ZERO, _MINUS_ONE = (1.0,), (0.0,), (-1.0,)
 _ONES = (1.0, 1.0)
 _PLUS_MINUS = (1.0, -1.0)
 
@@ -89,7 +91,7 @@ class Value:
         if type(other) is Value:
             return Value(self.data + other.data, (self, other), _ONES, "+")
         if isinstance(other, Real) and not isinstance(other, bool):
-            return Value(self.data + float(other), (self,), (1.0,), "+")
+            return Value(self.data + float(other), (self,), _ONE, "+")
         return NotImplemented
 
     __radd__ = __add__
@@ -105,18 +107,18 @@ class Value:
     __rmul__ = __mul__
 
     def __neg__(self) -> Value:
-        return Value(-self.data, (self,), (-1.0,), "neg")
+        return Value(-self.data, (self,), _MINUS_ONE, "neg")
 
     def __sub__(self, other: Value | float) -> Value:
         if type(other) is Value:
             return Value(self.data - other.data, (self, other), _PLUS_MINUS, "-")
         if isinstance(other, Real) and not isinstance(other, bool):
-            return Value(self.data - float(other), (self,), (1.0,), "-")
+            return Value(self.data - float(other), (self,), _ONE, "-")
         return NotImplemented
 
     def __rsub__(self, other: float) -> Value:  # other - self
         if isinstance(other, Real) and not isinstance(other, bool):
-            return Value(float(other) - self.data, (self,), (-1.0,), "-")
+            return Value(float(other) - self.data, (self,), _MINUS_ONE, "-")
         return NotImplemented
 
     def __truediv__(self, other: Value | float) -> Value:
@@ -205,8 +207,8 @@ class Value:
         """max(0, x); the derivative is 1 for x > 0 and 0 otherwise (0 at x = 0, as in torch)."""
         x = self.data
         if x > 0:
-            return Value(x, (self,), (1.0,), "relu")
-        return Value(0.0, (self,), (0.0,), "relu")
+            return Value(x, (self,), _ONE, "relu")
+        return Value(0.0, (self,), _ZERO, "relu")
 
     # ---- reverse mode --------------------------------------------------------------------
     def _topological_order(self) -> list[Value]:

@@ -335,6 +335,8 @@ class LSTM(nn.Module):
         if not self.batch_first:
             x = x.transpose(0, 1)  # (B, T, I)
         B, T, _ = x.shape
+        if T == 0:
+            raise ValueError(f"x must have at least one time step, got shape {tuple(x.shape)}")
         h0, c0 = self._check_state(state, x)  # each (L, B, H)
 
         valid = None

@@ -333,31 +333,38 @@ def _plain_config(config: Any) -> dict[str, Any] | None:
     return _plain(config, "config")
 
 
-def _states_of(obj: Any) -> Any:
+def _states_of(obj: Any, name: str) -> dict[str, Any]:
+    """``{name: state_dict}`` for one object, ``{name + "s": {key: state_dict}}`` for a dict."""
     if obj is None:
-        return None
+        return {name: None}
     if isinstance(obj, Mapping):
-        return {name: o.state_dict() for name, o in obj.items()}
-    return obj.state_dict()
+        return {f"{name}s": {key: o.state_dict() for key, o in obj.items()}}
+    return {name: obj.state_dict()}
 
 
-def _load_states(obj: Any, saved: Any, name: str) -> None:
+def _load_states(obj: Any, payload: Mapping[str, Any], name: str) -> None:
     if obj is None:
         return  # the caller only wants the weights
-    if saved is None:
+    single, named = payload.get(name), payload.get(f"{name}s")
+    if single is None and named is None:
         raise ValueError(f"{name} was given but the checkpoint holds no {name} state")
-    if isinstance(obj, Mapping) != isinstance(saved, Mapping):
-        kind = "a dict" if isinstance(saved, Mapping) else "a single object"
-        raise ValueError(f"{name}: the checkpoint holds {kind}, got {type(obj).__name__}")
     if isinstance(obj, Mapping):
-        if set(obj) != set(saved):
+        if named is None:
             raise ValueError(
-                f"{name} has keys {sorted(obj)} but the checkpoint holds {sorted(saved)}"
+                f"{name}: the checkpoint holds a single {name}, got a dict of {len(obj)}"
+            )
+        if set(obj) != set(named):
+            raise ValueError(
+                f"{name} has keys {sorted(obj)} but the checkpoint holds {sorted(named)}"
             )
         for key, o in obj.items():
-            o.load_state_dict(saved[key])
+            o.load_state_dict(named[key])
     else:
-        obj.load_state_dict(saved)
+        if single is None:
+            raise ValueError(
+                f"{name}: the checkpoint holds a dict {sorted(named)}, got {type(obj).__name__}"
+            )
+        obj.load_state_dict(single)
 
 
 def _atomic_save(payload: Any, path: Path) -> None:
@@ -408,8 +415,8 @@ def save_checkpoint(
     payload = {
         "format": _FORMAT,
         "model": model.state_dict(),
-        "optimizer": _states_of(optimizer),
-        "scheduler": _states_of(scheduler),
+        **_states_of(optimizer, "optimizer"),  # key "optimizer", or "optimizers" for a dict
+        **_states_of(scheduler, "scheduler"),
         "step": step,
         "config": _plain_config(config),
         "history": None if history is None else history.to_dict(),
@@ -455,8 +462,8 @@ def load_checkpoint(
             f"(format {_FORMAT})"
         )
     model.load_state_dict(payload["model"])
-    _load_states(optimizer, payload["optimizer"], "optimizer")
-    _load_states(scheduler, payload["scheduler"], "scheduler")
+    _load_states(optimizer, payload, "optimizer")
+    _load_states(scheduler, payload, "scheduler")
     if restore_rng:
         _set_rng_state(payload["rng"])
     return payload
@@ -706,7 +713,7 @@ def fit(
             values = {}
             for key, raw in out.items():
                 try:
-                    value = float(raw)
+                    value = float(raw.detach() if isinstance(raw, torch.Tensor) else raw)
                 except (TypeError, ValueError, RuntimeError) as err:
                     raise TypeError(
                         f"step_fn must return dict[str, float]; its {key!r} is "

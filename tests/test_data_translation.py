@@ -48,7 +48,9 @@ def _parse(source: str) -> dt.date:
     m = re.fullmatch(r"(\d+)(st|nd|rd|th) of ([a-z]+) (\d{4})", source)
     if m:
         day, suffix = int(m[1]), m[2]
-        assert suffix == {1: "st", 2: "nd", 3: "rd"}.get(day % 10 if day not in (11, 12, 13) else 0, "th")
+        assert suffix == {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"}.get(
+            day, "th"
+        )
         return dt.date(int(m[4]), _MONTH_NUMBER[m[3]], day)
     m = re.fullmatch(r"the ([a-z-]+) of ([a-z]+), (\d{4})", source)
     assert m, source
@@ -140,13 +142,14 @@ def test_collate_pads_targets_of_different_lengths():
 
 def test_decode_predictions_stops_at_eos():
     _, tgt_tok = date_tokenizers()
+    bos, eos, pad = tgt_tok.bos_id, tgt_tok.eos_id, tgt_tok.pad_id
     rows = [
-        tgt_tok.encode("1987-03-05", add_bos=True, add_eos=True) + [0],
-        tgt_tok.encode("2001", add_bos=True) + tgt_tok.encode("99", add_eos=True)[2:] + [7, 7, 7],
-        tgt_tok.encode("12", add_bos=True) + [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [bos, *tgt_tok.encode("1987-03-05"), eos],  # 12 ids
+        [bos, *tgt_tok.encode("2001"), eos, *tgt_tok.encode("999999")],  # text after <eos>
+        [bos, *tgt_tok.encode("12"), pad, *tgt_tok.encode("3"), *[pad] * 7],
     ]
     ids = torch.tensor(rows)
-    assert decode_predictions(ids, tgt_tok) == ["1987-03-05", "2001", "12"]
+    assert decode_predictions(ids, tgt_tok) == ["1987-03-05", "2001", "123"]
     with pytest.raises(ValueError, match="2-D tensor"):
         decode_predictions(ids[0], tgt_tok)
 

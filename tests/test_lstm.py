@@ -211,6 +211,8 @@ def test_lstm_bad_input_raises():
         lstm(torch.randn(4, 6, 2))
     with pytest.raises(ValueError, match=r"x must be 3-D"):
         lstm(torch.randn(6, 3))
+    with pytest.raises(ValueError, match=r"at least one time step"):
+        lstm(torch.randn(4, 0, 3))
     with pytest.raises(TypeError, match=r"x must be a torch.Tensor"):
         lstm([[1.0, 2.0, 3.0]])
     good = torch.zeros(2, 4, 5)

@@ -162,7 +162,8 @@ def test_resume_after_a_crash_reproduces_weights_and_history(tmp_path):
         history = fit(
             model, _loader(), loss_fn=loss_fn, optimizer=optimizer, epochs=3,
             val_loader=_loader(_dataset(16, seed=5), shuffle=False), val_loss_fn=_loss,
-            checkpoint_path=path, checkpoint_every=3, resume=resume, log_every=2, progress=False,
+            checkpoint_path=path, checkpoint_every=3 if path else None, resume=resume,
+            log_every=2, progress=False,
         )  # fmt: skip
         return model, history
 
@@ -234,11 +235,12 @@ def test_step_fn_with_two_optimizers_trains_both_and_resumes_exactly(tmp_path):
     assert set(history.train) == {"d_loss", "g_loss"}
     assert len(history.train["d_loss"]) == len(history.train["g_loss"]) == 8
     for part in ("g", "d"):
-        assert not torch.equal(before[part][0].weight, full[part][0].weight), part
+        first_before = next(before[part].parameters())
+        assert not torch.equal(first_before, next(full[part].parameters())), part
 
     path = tmp_path / "gan.pt"
     run(4, path)
-    assert set(torch.load(path, weights_only=True)["optimizer"]) == {"g", "d"}
+    assert set(torch.load(path, weights_only=True)["optimizers"]) == {"g", "d"}
     _, resumed, resumed_history = run(8, path, resume=True)
     _assert_same_weights(resumed, full)
     assert resumed_history.train == history.train
@@ -326,7 +328,7 @@ def test_checkpoint_errors(tmp_path):
     save_checkpoint(path, model, opts, 0)
     with pytest.raises(ValueError, match=r"optimizer has keys \['b'\]"):
         load_checkpoint(path, model, {"b": torch.optim.SGD(model.parameters(), lr=0.1)})
-    with pytest.raises(ValueError, match="optimizer: the checkpoint holds a dict"):
+    with pytest.raises(ValueError, match=r"holds a dict \['a'\], got SGD"):
         load_checkpoint(path, model, opts["a"])
 
     with pytest.raises(TypeError, match=r"config\['f'\] has type function"):
@@ -336,6 +338,7 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(ValueError, match="step must be a non-negative int"):
         save_checkpoint(path, model, None, -1)
 
+    save_checkpoint(path, model, opts["a"], 0)
     with pytest.raises(ValueError, match="was written by save_checkpoint, not by fit"):
         fit(model, _loader(), loss_fn=_loss, optimizer=opts["a"], max_steps=2,
             checkpoint_path=path, resume=True, progress=False)  # fmt: skip

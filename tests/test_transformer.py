@@ -34,9 +34,9 @@ def padded_batch(device):
     return src, tgt
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def one_thread():
-    """Tiny models train faster on one thread, far faster on a machine shared with others."""
+    """Tiny models run faster on one thread, far faster on a machine shared with others."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -150,7 +150,7 @@ def test_seq2seq_loss_skips_padding():
         seq2seq_loss(logits, targets[:, :3])
 
 
-def test_overfits_reversal_and_decodes_it(one_thread):
+def test_overfits_reversal_and_decodes_it():
     torch.manual_seed(0)
     BOS, EOS = 1, 2
     config = tiny_config(d_model=32, d_ff=64, n_encoder_layers=1, n_decoder_layers=1,
