@@ -77,22 +77,50 @@ def generate(model: GPT, prompt: torch.Tensor, new_tokens: int, use_cache: bool)
 # ---------------------------------------------------------------- peak memory (child process)
 
 
-def _rss_peak_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
+def _proc_status_bytes(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024  # reported in kB
+    raise OSError(f"{field} not in /proc/self/status")
+
+
+def _start_rss_peak() -> tuple[str, int]:
+    """Start measuring the peak resident set size; returns how, and the baseline in bytes."""
+    try:  # Linux: reset the high-water mark to the current RSS, then read VmHWM afterwards
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return "hwm", _proc_status_bytes("VmRSS")
+    except OSError:  # elsewhere: the lifetime peak, which setup may already have raised
+        scale = 1 if sys.platform == "darwin" else 1024
+        return "rusage", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _rss_peak_since(how: str, before: int) -> int:
+    if how == "hwm":
+        return _proc_status_bytes("VmHWM") - before
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale - before
 
 
 def _memory_worker(workload: str, kind: str, args: argparse.Namespace, config: GPTConfig,
                    queue: mp.Queue) -> None:
     device = get_device(args.device)
-    torch.set_num_threads(args.threads or torch.get_num_threads())
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = build(kind, config, device)
     if workload == "train":
         step = make_train_step(model, args.batch, args.seq_len, config.vocab_size, device)
-        work = lambda: [step() for _ in range(3)]  # noqa: E731
+
+        def work() -> None:
+            for _ in range(3):
+                step()
     else:
         prompt = torch.zeros(1, args.prompt_len, dtype=torch.long, device=device)
-        work = lambda: generate(model, prompt, min(args.new_tokens, 64), kind == "cache")  # noqa: E731
+
+        def work() -> None:
+            generate(model, prompt, min(args.new_tokens, 64), use_cache=(kind == "cache"))
+
     sync(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -101,9 +129,9 @@ def _memory_worker(workload: str, kind: str, args: argparse.Namespace, config: G
         sync(device)
         queue.put(torch.cuda.max_memory_allocated(device) - before)
     else:
-        before = _rss_peak_bytes()
+        how, before = _start_rss_peak()
         work()
-        queue.put(_rss_peak_bytes() - before)
+        queue.put(_rss_peak_since(how, before))
 
 
 def peak_memory(workload: str, kind: str, args: argparse.Namespace, config: GPTConfig) -> float:
