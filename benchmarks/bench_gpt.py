@@ -7,8 +7,9 @@ Chapter: Algorithms › The Transformer (the KV cache and its speed-up) and Prac
     widths and weights, timed in interleaved rounds in one process. Goal: >= 0.9x.
 (b) Generation tokens/s at batch 1 for ``--new-tokens`` tokens with and without the KV cache
     (same seed, the tokens are checked equal). Goal: the cache >= 3x faster.
-Peak memory is the largest extra memory in use during a few steps of each workload, measured
-in a fresh process: GPU memory allocated by torch on CUDA, resident set size on the CPU.
+Peak memory: the largest extra memory in use during each workload (3 training steps, or one
+full generation) over what was in use before it, measured in a fresh process: memory allocated
+by torch on CUDA, resident set size on the CPU.
 
 Usage: python benchmarks/bench_gpt.py [--device auto|cpu|cuda] [--quick]
 """
@@ -119,7 +120,7 @@ def _memory_worker(workload: str, kind: str, args: argparse.Namespace, config: G
         prompt = torch.zeros(1, args.prompt_len, dtype=torch.long, device=device)
 
         def work() -> None:
-            generate(model, prompt, min(args.new_tokens, 64), use_cache=(kind == "cache"))
+            generate(model, prompt, args.new_tokens, use_cache=(kind == "cache"))
 
     sync(device)
     if device.type == "cuda":

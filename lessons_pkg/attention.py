@@ -391,19 +391,8 @@ class MultiHeadAttention(nn.Module):
             )
         B, T, _ = query.shape
         H, Dh = self.n_heads, self.d_head
-
-        q, k, v = self._project(query, key, value)  # (B, T, D), (B, S, D), (B, S, D)
-        q = q.view(B, T, H, Dh).transpose(1, 2)  # (B, H, T, Dh)
-        k = k.view(B, -1, H, Dh).transpose(1, 2)  # (B, H, S, Dh)
-        v = v.view(B, -1, H, Dh).transpose(1, 2)  # (B, H, S, Dh)
         past = len(kv_cache) if kv_cache is not None else 0
-        if self.rotary:
-            positions = torch.arange(past, past + T, device=query.device)
-            q, k = apply_rotary(q, positions), apply_rotary(k, positions)
-        if kv_cache is not None:
-            k, v = kv_cache.append(k, v)  # (B, H, past + T, Dh)
-        S = k.shape[2]
-
+        S = past + key.shape[1]  # keys seen: cached ones, then the new ones
         if key_mask is not None:
             if key_mask.dtype != torch.bool:
                 raise TypeError(f"key_mask must be boolean (True = real key), got {key_mask.dtype}")
@@ -411,6 +400,17 @@ class MultiHeadAttention(nn.Module):
                 raise ValueError(f"key_mask must be (B, S) = {(B, S)}, got "
                                  f"{tuple(key_mask.shape)}")
             key_mask = key_mask[:, None, None, :]  # (B, 1, 1, S)
+
+        q, k, v = self._project(query, key, value)  # (B, T, D), (B, S, D), (B, S, D)
+        q = q.view(B, T, H, Dh).transpose(1, 2)  # (B, H, T, Dh)
+        k = k.view(B, -1, H, Dh).transpose(1, 2)  # (B, H, S, Dh)
+        v = v.view(B, -1, H, Dh).transpose(1, 2)  # (B, H, S, Dh)
+        if self.rotary:
+            positions = torch.arange(past, past + T, device=query.device)
+            q, k = apply_rotary(q, positions), apply_rotary(k, positions)
+        if kv_cache is not None:
+            k, v = kv_cache.append(k, v)  # (B, H, past + T, Dh)
+
         want_weights = (not self.use_sdpa) if need_weights is None else need_weights
         fused = self.use_sdpa and not want_weights
         masks = [m for m in (mask, key_mask) if m is not None]

@@ -101,8 +101,9 @@ def sample_next(
         logits = top_k_filter(logits, top_k)
     if top_p is not None:
         logits = top_p_filter(logits, top_p)
-    probs = torch.softmax(logits.float() if logits.dtype in (torch.float16, torch.bfloat16)
-                          else logits, dim=-1)  # (N, V)
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()  # softmax and multinomial want at least single precision
+    probs = torch.softmax(logits, dim=-1)  # (N, V)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (N,)
 
 

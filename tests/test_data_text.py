@@ -1,5 +1,6 @@
 """Tests for the character tokenizer, LM windows and the stream split."""
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -17,6 +18,7 @@ def test_from_text_round_trip_and_order():
     assert ids == [tok.stoi[c] for c in "world hello"]
     assert tok.decode(ids) == "world hello"
     assert tok.decode(torch.tensor(ids)) == "world hello"
+    assert tok.decode(np.array(ids)) == "world hello"
 
 
 def test_specials_come_first_and_are_addressable():

@@ -11,6 +11,7 @@ predictions at once (the causal mask or the recurrence keeps each prediction hon
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -182,9 +183,10 @@ class CharTokenizer:
             ids = ids.reshape(-1).tolist()
         ids = list(ids)
         n = self.vocab_size
-        bad = sorted({i for i in ids if isinstance(i, bool) or not isinstance(i, int)}, key=repr)
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
         if bad:
             raise TypeError(f"ids must be ints, got {bad[:5]}")
+        ids = [int(i) for i in ids]  # NumPy integers too
         out_of_range = sorted({i for i in ids if not 0 <= i < n})
         if out_of_range:
             raise ValueError(f"ids must be in [0, {n}), got {out_of_range[:10]}")
