@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from lessons_pkg.device import get_device
 
@@ -669,6 +668,12 @@ def fit(
     else:
         total = None if n_batches is None else epochs * n_batches
     show = progress is True or (progress == "auto" and not _env_disables_tqdm())
+    if show:
+        # Imported here, not at module level: tqdm.auto warns on import in a notebook without
+        # ipywidgets, and a page that turns the bar off should not see that warning.
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
     bar = tqdm(total=total, initial=step, disable=not show, unit="step", dynamic_ncols=True)
     expected_keys: set[str] | None = None
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,14 +105,18 @@ def _split_options(body: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def _extract_pyobject(source: str, name: str) -> str:
-    tree = ast.parse(source)
+    """The source of ``name`` (``func``, ``Class`` or ``Class.method``), decorators included."""
     lines = source.splitlines()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
-            if node.name == name.split(".")[-1]:
-                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
-                return "\n".join(lines[start - 1: node.end_lineno])
-    raise ValueError(f"literalinclude: no object named {name!r}")
+    scope: list[ast.stmt] = ast.parse(source).body
+    node = None
+    for part in name.split("."):
+        node = next((n for n in scope if isinstance(n, ast.FunctionDef | ast.ClassDef |
+                                                    ast.AsyncFunctionDef) and n.name == part), None)
+        if node is None:
+            raise ValueError(f"literalinclude: no object named {name!r}")
+        scope = node.body
+    start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+    return textwrap.dedent("\n".join(lines[start - 1: node.end_lineno]))
 
 
 def _literalinclude(arg: str, options: dict[str, str], ctx: PageContext) -> str:

@@ -67,3 +67,9 @@ def test_doc_links_point_to_notebooks():
 def test_unknown_markup_is_an_error(text, match):
     with pytest.raises(ValueError, match=match):
         translate(text)
+
+
+def test_literalinclude_of_a_method_takes_that_method():
+    out = translate("```{literalinclude} ../../lessons_pkg/lstm.py\n:pyobject: LSTM.forward\n```")
+    assert out.startswith("```python\ndef forward(")
+    assert "lengths" in out  # LSTM.forward, not LSTMCell.forward
