@@ -47,9 +47,9 @@ def get_device(name: str | torch.device = "auto") -> torch.device:
     if kind == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
-                "device 'cuda' was asked for but torch.cuda.is_available() is False: no NVIDIA GPU "
-                "is visible or this torch build has no CUDA (in Colab: Runtime > Change runtime type "
-                "> GPU)"
+                "device 'cuda' was asked for but torch.cuda.is_available() is False: no NVIDIA "
+                "GPU is visible or this torch build has no CUDA (in Colab: Runtime > Change "
+                "runtime type > GPU)"
             )
         if index and int(index) >= torch.cuda.device_count():
             raise ValueError(

@@ -73,7 +73,10 @@ def sample_latent(
     n: int, z_dim: int, device: torch.device | str | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Draw ``(n, z_dim)`` standard-normal latents on ``device`` (the generator's device if given)."""
+    """Draw ``(n, z_dim)`` standard-normal latents on ``device``.
+
+    ``device`` defaults to the ``generator``'s device when a generator is given.
+    """
     _check_int("n", n)
     _check_int("z_dim", z_dim)
     if generator is not None:
@@ -150,21 +153,24 @@ class Discriminator2D(nn.Module):
 
 
 class DigitsGenerator(nn.Module):
-    """Small transposed-convolution generator: ``z (B, Z) -> images (B, 1, 8, 8)`` in [0, 1]."""
+    """Small convolutional generator: ``z (B, Z) -> images (B, 1, 8, 8)`` in [0, 1].
 
-    def __init__(self, z_dim: int = 32, channels: int = 64):
+    A linear layer makes a ``(2C, 4, 4)`` map, nearest-neighbour upsampling doubles it to 8×8
+    and two 3×3 convolutions turn it into one channel (upsample + convolve avoids the
+    checkerboard pattern of strided transposed convolutions). BatchNorm and ReLU as in DCGAN.
+    """
+
+    def __init__(self, z_dim: int = 32, channels: int = 32):
         super().__init__()
         _check_int("z_dim", z_dim)
         _check_int("channels", channels)
         self.z_dim, self.channels = z_dim, channels
         self.project = nn.Sequential(
-            nn.Linear(z_dim, 2 * channels * 2 * 2), nn.BatchNorm1d(2 * channels * 2 * 2), nn.ReLU()
+            nn.Linear(z_dim, 2 * channels * 4 * 4), nn.BatchNorm1d(2 * channels * 4 * 4), nn.ReLU()
         )
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1),  # 2x2 -> 4x4
-            nn.BatchNorm2d(channels),
-            nn.ReLU(),
-            nn.ConvTranspose2d(channels, channels, 4, stride=2, padding=1),  # 4x4 -> 8x8
+            nn.Upsample(scale_factor=2, mode="nearest"),  # 4x4 -> 8x8
+            nn.Conv2d(2 * channels, channels, 3, padding=1),
             nn.BatchNorm2d(channels),
             nn.ReLU(),
             nn.Conv2d(channels, 1, 3, padding=1),
@@ -173,7 +179,7 @@ class DigitsGenerator(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         _check_latent(z, self.z_dim)
         B = z.shape[0]
-        h = self.project(z).view(B, 2 * self.channels, 2, 2)  # (B, 2C, 2, 2)
+        h = self.project(z).view(B, 2 * self.channels, 4, 4)  # (B, 2C, 4, 4)
         return torch.sigmoid(self.net(h))  # (B, 1, 8, 8)
 
     @torch.no_grad()
@@ -184,21 +190,26 @@ class DigitsGenerator(nn.Module):
 
 
 class DigitsDiscriminator(nn.Module):
-    """Small convolutional discriminator: ``images (B, 1, 8, 8) -> logits (B,)``."""
+    """Small convolutional discriminator: ``images (B, 1, 8, 8) -> logits (B,)``.
 
-    def __init__(self, channels: int = 64, spectral_norm: bool = False):
+    3×3 convolution at 8×8, then two strided 4×4 convolutions (8 -> 4 -> 2), LeakyReLU(0.2), no
+    BatchNorm (it would couple the examples of a batch, which the gradient penalties assume
+    independent), and a linear layer to one logit.
+    """
+
+    def __init__(self, channels: int = 32, spectral_norm: bool = False):
         super().__init__()
         _check_int("channels", channels)
+        c = channels
         self.net = nn.Sequential(
-            _maybe_sn(nn.Conv2d(1, channels, 3, padding=1), spectral_norm),  # 8x8
+            _maybe_sn(nn.Conv2d(1, c, 3, padding=1), spectral_norm),  # (B, C, 8, 8)
             nn.LeakyReLU(0.2),
-            _maybe_sn(nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1), spectral_norm),
-            nn.LeakyReLU(0.2),  # 4x4
-            _maybe_sn(nn.Conv2d(2 * channels, 2 * channels, 4, stride=2, padding=1),
-                      spectral_norm),
-            nn.LeakyReLU(0.2),  # 2x2
-            nn.Flatten(),
-            _maybe_sn(nn.Linear(2 * channels * 2 * 2, 1), spectral_norm),
+            _maybe_sn(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), spectral_norm),  # (B, 2C, 4, 4)
+            nn.LeakyReLU(0.2),
+            _maybe_sn(nn.Conv2d(2 * c, 4 * c, 4, stride=2, padding=1), spectral_norm),  # 2x2
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),  # (B, 4C * 2 * 2)
+            _maybe_sn(nn.Linear(4 * c * 2 * 2, 1), spectral_norm),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -411,7 +422,8 @@ def gan_step(
             raise ValueError("z_dim must be given when G has no z_dim attribute")
     _check_int("z_dim", z_dim)
     if not isinstance(real, Tensor) or real.dim() < 2 or real.shape[0] < 1:
-        raise ValueError(f"real must be a batch tensor (B, ...), got {getattr(real, 'shape', real)}")
+        shape = tuple(real.shape) if isinstance(real, Tensor) else type(real).__name__
+        raise ValueError(f"real must be a batch tensor (B, ...), got {shape}")
     B = real.shape[0]
     for _ in range(d_steps):
         z = sample_latent(B, z_dim, real.device, generator)
@@ -429,8 +441,8 @@ def make_gan_step_fn(
     """A ``step_fn(model, batch)`` for ``lessons_pkg.training.fit``.
 
     ``model`` is a :class:`GAN` (it has ``.G`` and ``.D``); ``batch`` is the real data, or a
-    tuple/list whose first element is (labels are ignored). Pass ``optimizer={"G": opt_g,
-    "D": opt_d}`` to ``fit`` so checkpoints include both optimizers.
+    tuple/list whose first element is (labels are ignored). Pass ``optimizer={"g": opt_g,
+    "d": opt_d}`` to ``fit`` so checkpoints include both optimizers.
     """
     _check_loss(loss)
 

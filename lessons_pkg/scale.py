@@ -74,7 +74,7 @@ def gpu_hours(flops: float, peak_flops: float = A100_BF16_PEAK_FLOPS,
 
 def implied_utilization(flops: float, hours: float,
                         peak_flops: float = A100_BF16_PEAK_FLOPS) -> float:
-    """The fraction of peak at which ``hours`` GPU-hours deliver ``flops`` (inverse of gpu_hours)."""
+    """The fraction of peak at which ``hours`` GPU-hours deliver ``flops`` (gpu_hours inverted)."""
     return _positive("flops", flops) / (
         _positive("hours", hours) * SECONDS_PER_HOUR * _positive("peak_flops", peak_flops)
     )

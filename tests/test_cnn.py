@@ -16,15 +16,6 @@ from lessons_pkg.cnn import (
 from lessons_pkg.training import fit
 
 
-@pytest.fixture(autouse=True)
-def _one_cpu_thread():
-    """Tiny tensors: one thread avoids oversubscribing a shared CPU (far faster there)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _cnn_params(channels, hidden, n_classes):
     c1, c2, c3 = channels
     conv = (1 * c1 + c1 * c2 + c2 * c3) * 9 + (c1 + c2 + c3)  # 3×3 kernels plus biases

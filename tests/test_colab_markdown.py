@@ -47,7 +47,8 @@ def test_mermaid_admonition_targets_and_comments():
 
 
 def test_literalinclude_pyobject_gives_the_code_itself():
-    out = translate("```{literalinclude} ../../lessons_pkg/scale.py\n:pyobject: training_flops\n```")
+    out = translate(
+        "```{literalinclude} ../../lessons_pkg/scale.py\n:pyobject: training_flops\n```")
     assert out.startswith("```python\ndef training_flops(")
     assert "return 6.0 *" in out and out.endswith("```")
 

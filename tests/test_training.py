@@ -28,14 +28,6 @@ from lessons_pkg.training import (
 N_ROWS, BATCH = 40, 8  # five batches per epoch
 
 
-@pytest.fixture(autouse=True)
-def _one_cpu_thread():
-    """Tiny tensors: one thread avoids oversubscribing a shared CPU (far faster there)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _dataset(n=N_ROWS, seed=0, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)

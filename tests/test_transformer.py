@@ -34,14 +34,6 @@ def padded_batch(device):
     return src, tgt
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, far faster on a machine shared with others."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def torch_reference(config: TransformerConfig) -> nn.Transformer:
     with warnings.catch_warnings():  # nn.TransformerEncoder warns about nested tensors

@@ -100,7 +100,8 @@ def test_page_renders_offline(browser, site_url, path):
         assert raw == 0, f"{raw} formula(s) left as raw TeX"
     if page.locator("pre.mermaid, div.mermaid").count():
         page.wait_for_selector(".mermaid svg", state="attached", timeout=20_000)
-        assert page.locator(".mermaid svg").count() == page.locator("pre.mermaid, div.mermaid").count()
+        diagrams = page.locator("pre.mermaid, div.mermaid").count()
+        assert page.locator(".mermaid svg").count() == diagrams
     page.wait_for_timeout(300)  # let late scripts report errors
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / (path.replace("/", "__") + ".png")), full_page=True)
@@ -121,7 +122,8 @@ def test_launch_buttons_open_the_notebook(browser, site_url, path):
     assert binder.endswith("urlpath=tree/" + notebook)
     download = visit.page.locator('a[href$=".ipynb"][href*="_sources"]')
     assert download.count() == 1
-    served = (HTML / urlparse(f"{site_url}/{path}").path.lstrip("/")).parent / download.get_attribute("href")
+    page_file = HTML / urlparse(f"{site_url}/{path}").path.lstrip("/")
+    served = page_file.parent / download.get_attribute("href")
     assert served.resolve().read_bytes() == (ROOT / notebook).read_bytes()
     assert visit.page.locator('a[href*="/issues/new"]').count() == 1
     visit.page.close()
