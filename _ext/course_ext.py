@@ -5,7 +5,8 @@
    the download button serves that same notebook.
 2. The theme's colour mode is set explicitly (light, switchable): left empty, pydata-sphinx-theme
    logs "Got invalid theme mode" as a console error on every page.
-3. sphinx-thebe 0.3.1 emits its inline configuration script twice on Sphinx 7.4, which throws
+3. ``static/course.css``: a display formula wider than the column scrolls instead of being cut.
+4. sphinx-thebe 0.3.1 emits its inline configuration script twice on Sphinx 7.4, which throws
    "Identifier 'THEBE_JS_URL' has already been declared" in the browser; the duplicate is dropped.
 """
 
@@ -60,10 +61,12 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename, context, d
 
 def _theme_defaults(app: Sphinx, config) -> None:
     config.html_context.setdefault("default_mode", "light")
+    config.html_static_path.append(str(Path(__file__).parent / "static"))
 
 
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _theme_defaults)
+    app.add_css_file("course.css")
     # The theme adds the launch buttons at priority 501: run after it.
     app.connect("html-page-context", _rewrite_buttons, priority=502)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
