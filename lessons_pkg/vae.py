@@ -20,7 +20,11 @@ Two likelihoods for pixel intensities x in [0, 1] are offered, and the course al
   it is the usual cross-entropy, not a density, so its "nats" are not a bound on -log p(x).
 * ``"continuous_bernoulli"``: the same term minus log C(λ), where C(λ) makes
   λ^x (1 - λ)^(1 - x) a density on [0, 1]; then -ELBO is a true upper bound on -log p(x) in
-  nats. Note that λ is then a shape parameter, not the mean intensity.
+  nats. Note that λ is then a shape parameter, not the mean intensity. On images whose pixels
+  take a few discrete grey levels (the digits have 17) a density is unbounded: it can pile up on
+  the levels, x = 0 above all. Evaluate it on dequantised pixels (each level spread uniformly
+  over its bin) and add 64 · log(levels) nats to turn the result into a bound on the discrete
+  images; ``benchmarks/bench_digits_generative.py`` does this.
 """
 
 from __future__ import annotations
