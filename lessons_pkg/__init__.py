@@ -12,17 +12,19 @@ __version__ = "0.1.0"
 from lessons_pkg.attention import MultiHeadAttention, scaled_dot_product_attention
 from lessons_pkg.autograd import Value
 from lessons_pkg.device import describe_device, get_device, set_seed
+from lessons_pkg.gan import GAN, gan_step
 from lessons_pkg.gpt import GPT, GPTConfig
 from lessons_pkg.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from lessons_pkg.lstm import LSTM, GRUCell, LSTMCell
 from lessons_pkg.optim import SGD, Adam, AdamW
 from lessons_pkg.training import History, evaluate, fit, load_checkpoint, save_checkpoint
 from lessons_pkg.transformer import Seq2SeqTransformer, TransformerConfig
+from lessons_pkg.vae import VAE, vae_loss
 
 __all__ = [
-    "GPT", "LSTM", "SGD", "Adam", "AdamW", "GPTConfig", "GRUCell", "History", "LSTMCell",
-    "MultiHeadAttention", "Seq2SeqTransformer", "TransformerConfig", "Value", "__version__",
-    "binary_cross_entropy_with_logits", "cross_entropy", "describe_device", "evaluate", "fit",
-    "get_device", "load_checkpoint", "mse_loss", "save_checkpoint",
-    "scaled_dot_product_attention", "set_seed",
+    "Adam", "AdamW", "GAN", "GPT", "GPTConfig", "GRUCell", "History", "LSTM", "LSTMCell",
+    "MultiHeadAttention", "SGD", "Seq2SeqTransformer", "TransformerConfig", "VAE", "Value",
+    "__version__", "binary_cross_entropy_with_logits", "cross_entropy", "describe_device",
+    "evaluate", "fit", "gan_step", "get_device", "load_checkpoint", "mse_loss",
+    "save_checkpoint", "scaled_dot_product_attention", "set_seed", "vae_loss",
 ]
