@@ -8,6 +8,9 @@
 3. ``static/course.css``: a display formula wider than the column scrolls instead of being cut.
 4. sphinx-thebe 0.3.1 emits its inline configuration script twice on Sphinx 7.4, which throws
    "Identifier 'THEBE_JS_URL' has already been declared" in the browser; the duplicate is dropped.
+5. Exercises are numbered per page (Exercise 1, 2, ... on each page), like the equations and like
+   the Colab notebooks. Sphinx numbers them across the whole book when chapters carry no section
+   numbers, which would give "Exercise 41" on the twelfth page.
 """
 
 from __future__ import annotations
@@ -59,6 +62,17 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename, context, d
     context["script_files"] = unique
 
 
+def _number_exercises_per_page(app: Sphinx, env) -> list[str]:
+    # Runs after Sphinx's own figure numbering (env-get-updated, priority 500), which assigns
+    # numbers in reading order; renumbering keeps that order and restarts at 1 on every page.
+    for numbers in env.toc_fignumbers.values():
+        exercises = numbers.get("exercise")
+        if exercises:
+            order = sorted(exercises, key=exercises.get)
+            numbers["exercise"] = {ident: (i,) for i, ident in enumerate(order, start=1)}
+    return []
+
+
 def _theme_defaults(app: Sphinx, config) -> None:
     config.html_context.setdefault("default_mode", "light")
     config.html_static_path.append(str(Path(__file__).parent / "static"))
@@ -70,4 +84,5 @@ def setup(app: Sphinx) -> dict:
     # The theme adds the launch buttons at priority 501: run after it.
     app.connect("html-page-context", _rewrite_buttons, priority=502)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("env-get-updated", _number_exercises_per_page, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

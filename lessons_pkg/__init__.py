@@ -18,11 +18,12 @@ from lessons_pkg.losses import binary_cross_entropy_with_logits, cross_entropy, 
 from lessons_pkg.lstm import LSTM, GRUCell, LSTMCell
 from lessons_pkg.optim import SGD, Adam, AdamW
 from lessons_pkg.training import History, evaluate, fit, load_checkpoint, save_checkpoint
-from lessons_pkg.transformer import Seq2SeqTransformer, TransformerConfig
+from lessons_pkg.transformer import EncoderOnlyTransformer, Seq2SeqTransformer, TransformerConfig
 from lessons_pkg.vae import VAE, vae_loss
 
 __all__ = [
-    "Adam", "AdamW", "GAN", "GPT", "GPTConfig", "GRUCell", "History", "LSTM", "LSTMCell",
+    "Adam", "AdamW", "EncoderOnlyTransformer", "GAN", "GPT", "GPTConfig", "GRUCell", "History",
+    "LSTM", "LSTMCell",
     "MultiHeadAttention", "SGD", "Seq2SeqTransformer", "TransformerConfig", "VAE", "Value",
     "__version__", "binary_cross_entropy_with_logits", "cross_entropy", "describe_device",
     "evaluate", "fit", "gan_step", "get_device", "load_checkpoint", "mse_loss",

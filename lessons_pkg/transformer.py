@@ -1,7 +1,8 @@
 """The encoder–decoder Transformer, batch-first, built on ``lessons_pkg.attention``.
 
-Chapter: Algorithms › The Transformer (and Practice › Sequence to sequence). Paper: Vaswani et al.
-(2017), "Attention Is All You Need", §3.1 (encoder and decoder stacks), §3.3 (position-wise
+Chapters: Algorithms › The Transformer, Practice › Sequence to sequence, and Practice ›
+Pre-training and fine-tuning (the encoder-only ``EncoderOnlyTransformer``). Paper: Vaswani et
+al. (2017), "Attention Is All You Need", §3.1 (encoder and decoder stacks), §3.3 (position-wise
 feed-forward network), §3.4 (embeddings scaled by √d_model), §3.5 (positional encoding).
 
 Each sublayer (self-attention, cross-attention, feed-forward) is applied *in sequence*, each
@@ -26,13 +27,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lessons_pkg.attention import MultiHeadAttention, SinusoidalPositionalEncoding
+from lessons_pkg.attention import (
+    LearnedPositionalEncoding,
+    MultiHeadAttention,
+    SinusoidalPositionalEncoding,
+)
 
 __all__ = [
     "Decoder",
     "DecoderLayer",
     "Encoder",
     "EncoderLayer",
+    "EncoderOnlyTransformer",
     "PositionwiseFFN",
     "Seq2SeqTransformer",
     "TransformerConfig",
@@ -112,6 +118,17 @@ class TransformerConfig:
             )
         if self.layer_norm_eps <= 0:
             raise ValueError(f"layer_norm_eps must be > 0, got {self.layer_norm_eps}")
+
+
+def _check_token_ids(tokens: Tensor, name: str, max_len: int) -> None:
+    if not isinstance(tokens, Tensor):
+        raise TypeError(f"{name} must be a tensor of token ids, got {type(tokens).__name__}")
+    if tokens.dim() != 2:
+        raise ValueError(f"{name} must be (B, length) token ids, got {tuple(tokens.shape)}")
+    if tokens.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{name} must be an integer tensor of token ids, got {tokens.dtype}")
+    if tokens.shape[1] > max_len:
+        raise ValueError(f"{name} has length {tokens.shape[1]} > max_len ({max_len})")
 
 
 class PositionwiseFFN(nn.Module):
@@ -238,6 +255,24 @@ class Encoder(nn.Module):
         return self.norm(x), weights
 
 
+@torch.no_grad()
+def _copy_encoder_from_torch(encoder: Encoder, other: nn.TransformerEncoder) -> None:
+    """Copy an ``nn.TransformerEncoder`` (with its final ``norm``) into ``encoder``."""
+    if other.norm is None:
+        raise ValueError("other must have a final norm (nn.TransformerEncoder(..., norm=...))")
+    if len(other.layers) != len(encoder.layers):
+        raise ValueError(
+            f"other has {len(other.layers)} encoder layers; expected {len(encoder.layers)}"
+        )
+    for mine, theirs in zip(encoder.layers, other.layers, strict=True):
+        mine.self_attn.copy_from_torch(theirs.self_attn)
+        for name in ("norm1", "norm2"):
+            getattr(mine, name).load_state_dict(getattr(theirs, name).state_dict())
+        mine.ffn.linear1.load_state_dict(theirs.linear1.state_dict())
+        mine.ffn.linear2.load_state_dict(theirs.linear2.state_dict())
+    encoder.norm.load_state_dict(other.norm.state_dict())
+
+
 class Decoder(nn.Module):
     """A stack of ``DecoderLayer`` followed by a final LayerNorm."""
 
@@ -303,14 +338,7 @@ class Seq2SeqTransformer(nn.Module):
         return tokens != self.config.pad_id  # (B, length): True at real tokens
 
     def _embed(self, embedding: nn.Embedding, tokens: Tensor, name: str) -> Tensor:
-        if tokens.dim() != 2:
-            raise ValueError(f"{name} must be (B, length) token ids, got {tuple(tokens.shape)}")
-        if tokens.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"{name} must be an integer tensor of token ids, got {tokens.dtype}")
-        if tokens.shape[1] > self.config.max_len:
-            raise ValueError(
-                f"{name} has length {tokens.shape[1]} > max_len ({self.config.max_len})"
-            )
+        _check_token_ids(tokens, name, self.config.max_len)
         x = embedding(tokens) * math.sqrt(self.config.d_model)  # (B, L, D)
         return self.dropout(self.positions(x))  # (B, L, D)
 
@@ -404,25 +432,68 @@ class Seq2SeqTransformer(nn.Module):
                 f"expected {len(self.encoder.layers)} and {len(self.decoder.layers)}"
             )
 
-        def copy(dst: nn.Module, src: nn.Module) -> None:
-            dst.load_state_dict(src.state_dict())
-
-        for mine, theirs in zip(self.encoder.layers, enc.layers, strict=True):
-            mine.self_attn.copy_from_torch(theirs.self_attn)
-            copy(mine.ffn.linear1, theirs.linear1)
-            copy(mine.ffn.linear2, theirs.linear2)
-            copy(mine.norm1, theirs.norm1)
-            copy(mine.norm2, theirs.norm2)
+        _copy_encoder_from_torch(self.encoder, enc)
         for mine, theirs in zip(self.decoder.layers, dec.layers, strict=True):
             mine.self_attn.copy_from_torch(theirs.self_attn)
             mine.cross_attn.copy_from_torch(theirs.multihead_attn)
-            copy(mine.ffn.linear1, theirs.linear1)
-            copy(mine.ffn.linear2, theirs.linear2)
-            copy(mine.norm1, theirs.norm1)
-            copy(mine.norm2, theirs.norm2)
-            copy(mine.norm3, theirs.norm3)
-        copy(self.encoder.norm, enc.norm)
-        copy(self.decoder.norm, dec.norm)
+            for name in ("norm1", "norm2", "norm3"):
+                getattr(mine, name).load_state_dict(getattr(theirs, name).state_dict())
+            mine.ffn.linear1.load_state_dict(theirs.linear1.state_dict())
+            mine.ffn.linear2.load_state_dict(theirs.linear2.state_dict())
+        self.decoder.norm.load_state_dict(dec.norm.state_dict())
+        return self
+
+
+class EncoderOnlyTransformer(nn.Module):
+    """A BERT-style encoder: token embeddings + learned positions -> ``Encoder`` -> two heads.
+
+    ``forward(ids)`` gives masked-language-model logits (B, T, V) at every position (train it
+    with ``lessons_pkg.data.masking.mask_tokens``); ``classify(ids)`` gives class logits
+    (B, n_classes) from the mean of the vectors of the real (non-padding) tokens. BERT (Devlin et
+    al., 2019, §3) classifies from a special first token trained by a second pre-training task;
+    without that task, mean pooling is the simpler choice. Only the encoder fields of ``config``
+    are used (``src_vocab_size``, ``d_model``, ``n_heads``, ``n_encoder_layers``, ``d_ff``,
+    ``dropout``, ``norm_first``, ``max_len``, ``pad_id``, ``activation``, ``layer_norm_eps``,
+    ``use_sdpa``). Weights keep PyTorch's default initialisation; embeddings are not scaled by
+    √D, as in BERT.
+    """
+
+    def __init__(self, config: TransformerConfig, n_classes: int = 2) -> None:
+        super().__init__()
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+            raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+        c = self.config = config
+        self.embed = nn.Embedding(c.src_vocab_size, c.d_model)
+        self.positions = LearnedPositionalEncoding(c.max_len, c.d_model)
+        self.dropout = nn.Dropout(c.dropout)
+        self.encoder = Encoder(c)
+        self.mlm_head = nn.Linear(c.d_model, c.src_vocab_size)
+        self.cls_head = nn.Linear(c.d_model, n_classes)
+
+    def hidden(self, ids: Tensor) -> tuple[Tensor, Tensor]:
+        """ids (B, T) -> (vectors (B, T, D), mask of real tokens (B, T))."""
+        _check_token_ids(ids, "ids", self.config.max_len)
+        pad_id = self.config.pad_id
+        real = torch.ones_like(ids, dtype=torch.bool) if pad_id is None else ids != pad_id
+        x = self.dropout(self.positions(self.embed(ids)))  # (B, T, D)
+        h, _ = self.encoder(x, key_mask=real)
+        return h, real
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """ids (B, T) -> masked-language-model logits (B, T, V)."""
+        return self.mlm_head(self.hidden(ids)[0])
+
+    def classify(self, ids: Tensor) -> Tensor:
+        """ids (B, T) -> class logits (B, n_classes), from the mean over the real tokens."""
+        h, real = self.hidden(ids)
+        pooled = (h * real[..., None]).sum(dim=1) / real.sum(dim=1, keepdim=True)  # (B, D)
+        return self.cls_head(pooled)
+
+    @torch.no_grad()
+    def copy_from_torch(self, other: nn.TransformerEncoder) -> EncoderOnlyTransformer:
+        """Copy the stack of an ``nn.TransformerEncoder`` with the same settings and a final
+        ``norm`` (embeddings and heads are not part of it)."""
+        _copy_encoder_from_torch(self.encoder, other)
         return self
 
 

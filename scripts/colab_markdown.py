@@ -120,6 +120,9 @@ def _extract_pyobject(source: str, name: str) -> str:
 
 
 def _literalinclude(arg: str, options: dict[str, str], ctx: PageContext) -> str:
+    unknown = sorted(set(options) - {"pyobject", "language"})
+    if unknown:
+        raise ValueError(f"{ctx.page}: literalinclude options {unknown} are not translated")
     path = (ctx.page.parent / arg).resolve()
     source = path.read_text(encoding="utf-8")
     if "pyobject" in options:

@@ -122,10 +122,13 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
-    """Copy outputs of code cells whose source and tags are unchanged (like jupytext --update)."""
+    """Copy outputs of code cells whose source and tags are unchanged (like jupytext --update),
+    and the kernel's language_info."""
     if not old_path.exists():
         return
     old = nbformat.read(old_path, as_version=4)
+    if "language_info" in old.metadata:  # written by the kernel when the notebook last ran
+        new.metadata["language_info"] = old.metadata["language_info"]
     stored = {}
     for cell in old.cells:
         if cell.cell_type == "code":

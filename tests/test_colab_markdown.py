@@ -64,6 +64,8 @@ def test_doc_links_point_to_notebooks():
     ("{glue}`x`", "role {glue}"),
     ("```{tab-set}\nx\n```", "directive {tab-set}"),
     ("```{note}\nnever closed", "never closed"),
+    ("```{literalinclude} ../../lessons_pkg/scale.py\n:lines: 1-3\n```",
+     r"literalinclude options \['lines'\]"),
 ])
 def test_unknown_markup_is_an_error(text, match):
     with pytest.raises(ValueError, match=match):

@@ -7,6 +7,7 @@ from torch import nn
 from lessons_pkg.attention import causal_mask
 from lessons_pkg.decoding import beam_search, greedy_decode
 from lessons_pkg.transformer import (
+    EncoderOnlyTransformer,
     PositionwiseFFN,
     Seq2SeqTransformer,
     TransformerConfig,
@@ -210,3 +211,72 @@ def test_input_errors():
 def test_config_validation(overrides, message):
     with pytest.raises(ValueError, match=message):
         tiny_config(**overrides)
+
+
+def torch_encoder(config: TransformerConfig) -> nn.TransformerEncoder:
+    layer = nn.TransformerEncoderLayer(
+        config.d_model, config.n_heads, config.d_ff, config.dropout,
+        activation=config.activation, layer_norm_eps=config.layer_norm_eps, batch_first=True,
+        norm_first=config.norm_first,
+    )
+    with warnings.catch_warnings():  # nn.TransformerEncoder warns about nested tensors
+        warnings.simplefilter("ignore")
+        return nn.TransformerEncoder(
+            layer, config.n_encoder_layers,
+            norm=nn.LayerNorm(config.d_model, eps=config.layer_norm_eps),
+        )
+
+
+@pytest.mark.parametrize(("norm_first", "use_sdpa"), [(False, False), (True, False), (True, True)])
+def test_encoder_only_matches_torch_reference(device, norm_first, use_sdpa):
+    config = tiny_config(norm_first=norm_first, use_sdpa=use_sdpa, n_encoder_layers=3)
+    ref = torch_encoder(config).to(device, torch.float64).train()  # train(): no fast path
+    model = EncoderOnlyTransformer(config, n_classes=3).to(device, torch.float64)
+    model.copy_from_torch(ref)
+    ids, _ = padded_batch(device)
+    pad = ids == PAD
+    # The reference: the same embedding tables and heads around nn.TransformerEncoder, whose
+    # padding mask means True = ignore, and mean pooling written out over the real tokens.
+    x = model.embed(ids) + model.positions.embedding.weight[: ids.shape[1]]
+    h = ref(x, src_key_padding_mask=pad)
+    torch.testing.assert_close(model(ids)[~pad], model.mlm_head(h)[~pad], atol=1e-10, rtol=1e-10)
+    pooled = torch.stack([h[b][~pad[b]].mean(dim=0) for b in range(ids.shape[0])])
+    torch.testing.assert_close(model.classify(ids), model.cls_head(pooled), atol=1e-10,
+                               rtol=1e-10)
+    assert model.classify(ids).shape == (3, 3)
+
+
+def test_encoder_only_extra_padding_changes_nothing(device):
+    model = EncoderOnlyTransformer(tiny_config(norm_first=True)).to(device, torch.float64)
+    ids, _ = padded_batch(device)
+    padded = torch.cat([ids, torch.full((3, 5), PAD, device=device)], dim=1)
+    torch.testing.assert_close(model.classify(padded), model.classify(ids), atol=1e-12, rtol=0)
+    real = ids != PAD
+    torch.testing.assert_close(model(padded)[:, : ids.shape[1]][real], model(ids)[real],
+                               atol=1e-12, rtol=0)
+    # Without a pad id the padding is an ordinary token and changes the class logits.
+    no_pad = EncoderOnlyTransformer(tiny_config(norm_first=True, pad_id=None))
+    no_pad = no_pad.to(device, torch.float64)
+    no_pad.load_state_dict(model.state_dict())
+    assert not torch.allclose(no_pad.classify(padded), no_pad.classify(ids))
+
+
+def test_encoder_only_input_errors():
+    config = tiny_config()
+    with pytest.raises(ValueError, match="n_classes must be an int >= 2, got 1"):
+        EncoderOnlyTransformer(config, n_classes=1)
+    model = EncoderOnlyTransformer(config)
+    with pytest.raises(ValueError, match=r"ids has length 17 > max_len \(16\)"):
+        model(torch.ones(1, 17, dtype=torch.long))
+    with pytest.raises(TypeError, match="ids must be an integer tensor"):
+        model.classify(torch.ones(1, 3))
+    with pytest.raises(TypeError, match="ids must be a tensor of token ids, got list"):
+        model([[1, 2]])
+    with pytest.raises(ValueError, match="no key to attend to"):  # an all-padding row
+        model.classify(torch.zeros(1, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="other has 3 encoder layers; expected 2"):
+        model.copy_from_torch(torch_encoder(tiny_config(n_encoder_layers=3)))
+    without_norm = torch_encoder(config)
+    without_norm.norm = None
+    with pytest.raises(ValueError, match="other must have a final norm"):
+        model.copy_from_torch(without_norm)

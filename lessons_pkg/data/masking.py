@@ -38,41 +38,12 @@ def _check_prob(name: str, value: object) -> float:
     return float(value)
 
 
-def mask_tokens(
-    ids: torch.Tensor,
-    mask_token_id: int,
-    vocab_size: int,
-    mask_prob: float = 0.15,
-    special_ids: Iterable[int] = (),
-    generator: torch.Generator | None = None,
-    *,
-    mask_replace_prob: float = 0.8,
-    random_replace_prob: float = 0.1,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Corrupt ``ids`` for masked-language-model training.
-
-    Args:
-        ids: integer token ids of any shape, e.g. (B, T); not modified.
-        mask_token_id: id of the mask token (never selected itself, never a random draw).
-        vocab_size: number of token ids; every id is in [0, vocab_size).
-        mask_prob: chance that a non-special token is selected for prediction (BERT: 0.15).
-        special_ids: ids that are never selected nor drawn as random replacements: padding,
-            <bos>, <eos>, <cls>, <sep> ...
-        generator: optional ``torch.Generator`` for reproducible draws; the draws are made on
-            its device and moved to ``ids.device``.
-        mask_replace_prob: share of selected tokens replaced by the mask token (BERT: 0.8).
-        random_replace_prob: share of selected tokens replaced by a random ordinary token
-            (BERT: 0.1). The rest, ``1 - mask_replace_prob - random_replace_prob``, stay as
-            they were.
-
-    Returns:
-        ``(inputs, labels)``, both shaped like ``ids`` and of dtype int64: ``inputs`` is the
-        corrupted sequence, ``labels`` the original token where selected and ``IGNORE_INDEX``
-        elsewhere.
-
-    With few tokens a batch can end up with no selected position; a mean cross-entropy over
-    zero positions is NaN, so use batches of more than a handful of tokens.
-    """
+def _check_masking_args(
+    ids, mask_token_id, vocab_size, mask_prob, special_ids, generator, mask_replace_prob,
+    random_replace_prob,
+) -> tuple[list[int], int, int, float, float, float]:
+    """Validate the arguments of ``mask_tokens``. Returns the sorted special ids (the mask id
+    included), ``vocab_size``, ``mask_token_id`` and the three probabilities, as plain numbers."""
     if not isinstance(ids, torch.Tensor):
         raise TypeError(f"ids must be a torch.Tensor, got {type(ids).__name__}")
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
@@ -109,6 +80,48 @@ def mask_tokens(
             )
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    return special, vocab_size, mask_token_id, mask_prob, mask_replace_prob, random_replace_prob
+
+
+def mask_tokens(
+    ids: torch.Tensor,
+    mask_token_id: int,
+    vocab_size: int,
+    mask_prob: float = 0.15,
+    special_ids: Iterable[int] = (),
+    generator: torch.Generator | None = None,
+    *,
+    mask_replace_prob: float = 0.8,
+    random_replace_prob: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Corrupt ``ids`` for masked-language-model training.
+
+    Args:
+        ids: integer token ids of any shape, e.g. (B, T); not modified.
+        mask_token_id: id of the mask token (never selected itself, never a random draw).
+        vocab_size: number of token ids; every id is in [0, vocab_size).
+        mask_prob: chance that a non-special token is selected for prediction (BERT: 0.15).
+        special_ids: ids that are never selected nor drawn as random replacements: padding,
+            <bos>, <eos>, <cls>, <sep> ...
+        generator: optional ``torch.Generator`` for reproducible draws; the draws are made on
+            its device and moved to ``ids.device``.
+        mask_replace_prob: share of selected tokens replaced by the mask token (BERT: 0.8).
+        random_replace_prob: share of selected tokens replaced by a random ordinary token
+            (BERT: 0.1). The rest, ``1 - mask_replace_prob - random_replace_prob``, stay as
+            they were.
+
+    Returns:
+        ``(inputs, labels)``, both shaped like ``ids`` and of dtype int64: ``inputs`` is the
+        corrupted sequence, ``labels`` the original token where selected and ``IGNORE_INDEX``
+        elsewhere.
+
+    With few tokens a batch can end up with no selected position; a mean cross-entropy over
+    zero positions is NaN, so use batches of more than a handful of tokens.
+    """
+    special, vocab_size, mask_token_id, mask_prob, mask_replace_prob, random_replace_prob = (
+        _check_masking_args(ids, mask_token_id, vocab_size, mask_prob, special_ids, generator,
+                            mask_replace_prob, random_replace_prob)
+    )
 
     device = ids.device
     draw_device = generator.device if generator is not None else device

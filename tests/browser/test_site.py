@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -145,3 +147,18 @@ def test_search_finds_the_chapter(browser, site_url, path):
     assert any(h.split("?")[0].split("#")[0].endswith(path) for h in hrefs), (word, hrefs)
     assert not visit.errors, visit.errors
     visit.page.close()
+
+
+def _notebook(path: str) -> Path:
+    return ROOT / "notebooks" / Path(path).relative_to("book").with_suffix(".ipynb")
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES if _notebook(p).exists()])
+def test_exercise_numbers_match_the_notebook(path):
+    """The site numbers exercises per page, as the Colab notebook does (1, 2, ... on each page)."""
+    html = (HTML / path).read_text(encoding="utf-8")
+    on_site = [int(n) for n in re.findall(r'class="caption-number">Exercise (\d+)', html)]
+    cells = json.loads(_notebook(path).read_text(encoding="utf-8"))["cells"]
+    markdown = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    in_notebook = [int(n) for n in re.findall(r"\*\*Exercise (\d+)\.\*\*", markdown)]
+    assert on_site == in_notebook == list(range(1, len(in_notebook) + 1))
