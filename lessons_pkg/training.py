@@ -593,7 +593,9 @@ def fit(
         step_fn: ``step_fn(model, batch) -> dict[str, float]``, doing its own updates; must return
             the same keys every step.
         epochs / max_steps: how long to train; pass exactly one. With ``max_steps`` the loader is
-            passed over again as often as needed.
+            passed over again as often as needed. Each call starts a new pass over the loader
+            (and a new history), so two calls of n steps are not one call of 2n steps; to
+            continue a run exactly, save checkpoints and call again with ``resume=True``.
         device: where the model and batches go; default: where the model's parameters are.
         val_loader: evaluated (mean loss, no grad, ``eval()`` mode) every ``eval_every`` steps,
             or at the end of each epoch when ``eval_every`` is ``None``, and at the end.
