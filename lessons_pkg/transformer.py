@@ -265,12 +265,17 @@ def _copy_encoder_from_torch(encoder: Encoder, other: nn.TransformerEncoder) -> 
             f"other has {len(other.layers)} encoder layers; expected {len(encoder.layers)}"
         )
     for mine, theirs in zip(encoder.layers, other.layers, strict=True):
-        mine.self_attn.copy_from_torch(theirs.self_attn)
-        for name in ("norm1", "norm2"):
-            getattr(mine, name).load_state_dict(getattr(theirs, name).state_dict())
-        mine.ffn.linear1.load_state_dict(theirs.linear1.state_dict())
-        mine.ffn.linear2.load_state_dict(theirs.linear2.state_dict())
+        _copy_layer_from_torch(mine, theirs, ("norm1", "norm2"))
     encoder.norm.load_state_dict(other.norm.state_dict())
+
+
+def _copy_layer_from_torch(mine: nn.Module, theirs: nn.Module, norms: tuple[str, ...]) -> None:
+    """Copy self-attention, feed-forward and the named LayerNorms of one torch layer."""
+    mine.self_attn.copy_from_torch(theirs.self_attn)
+    for name in norms:
+        getattr(mine, name).load_state_dict(getattr(theirs, name).state_dict())
+    mine.ffn.linear1.load_state_dict(theirs.linear1.state_dict())
+    mine.ffn.linear2.load_state_dict(theirs.linear2.state_dict())
 
 
 class Decoder(nn.Module):
@@ -434,12 +439,8 @@ class Seq2SeqTransformer(nn.Module):
 
         _copy_encoder_from_torch(self.encoder, enc)
         for mine, theirs in zip(self.decoder.layers, dec.layers, strict=True):
-            mine.self_attn.copy_from_torch(theirs.self_attn)
+            _copy_layer_from_torch(mine, theirs, ("norm1", "norm2", "norm3"))
             mine.cross_attn.copy_from_torch(theirs.multihead_attn)
-            for name in ("norm1", "norm2", "norm3"):
-                getattr(mine, name).load_state_dict(getattr(theirs, name).state_dict())
-            mine.ffn.linear1.load_state_dict(theirs.linear1.state_dict())
-            mine.ffn.linear2.load_state_dict(theirs.linear2.state_dict())
         self.decoder.norm.load_state_dict(dec.norm.state_dict())
         return self
 
