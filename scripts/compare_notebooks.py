@@ -83,7 +83,7 @@ def differing_cells(a: Path, b: Path, rules) -> list[tuple[int, str, str, str]]:
     if len(cells_a) != len(cells_b):
         raise Incomparable(f"{len(cells_a)} code cells in {a}, {len(cells_b)} in {b}")
     found = []
-    for i, (ca, cb) in enumerate(zip(cells_a, cells_b)):
+    for i, (ca, cb) in enumerate(zip(cells_a, cells_b, strict=True)):
         if ca.source != cb.source:
             raise Incomparable(f"code cell {i} has different source in {a} and {b}")
         if UNCOMPARED_TAGS & set(ca.metadata.get("tags", [])):

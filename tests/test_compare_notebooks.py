@@ -17,7 +17,7 @@ def stream(text):
 
 def notebook(outputs, tags=((), (), ())):
     cells = [new_markdown_cell("# page")]
-    for i, (outs, cell_tags) in enumerate(zip(outputs, tags)):
+    for i, (outs, cell_tags) in enumerate(zip(outputs, tags, strict=True)):
         cell = new_code_cell(f"print({i})", execution_count=i + 1, outputs=list(outs))
         if cell_tags:
             cell.metadata["tags"] = list(cell_tags)
