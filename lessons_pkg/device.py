@@ -1,17 +1,38 @@
-"""Device selection and seeding, so every page runs the same on a laptop, in Colab, or on a GPU.
+"""Device selection, seeding and the reproducible CPU mode, so every page runs the same on a
+laptop, in Colab, or on a GPU.
 
-Chapter: Preface (the version stamp) and every page's setup cell.
+Chapter: Preface (the version stamp, running the pages) and every page's setup cell.
+
+The reproducible CPU mode (:data:`REPRODUCIBLE_CPU_ENV`) makes float32 training print the same
+digits on every x86-64 CPU with AVX2, Intel or AMD, with or without AVX-512: ATen's vector
+kernels and oneDNN are capped at AVX2, MKL runs its vendor-independent code path, and the thread
+count is fixed. The variables are read when torch is imported, so they must be in the environment
+before that: every page's setup cell sets them (unless ``LESSONS_PKG_NATIVE=1``), and
+``python -m lessons_pkg run CMD`` runs a command with them.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import random
+import sys
 
 import numpy as np
 import torch
 
 _DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+
+#: The environment of the reproducible CPU mode: its one definition. Every page's setup cell is
+#: generated from it, and ``notebooks/conftest.py`` sets it for nbval.
+REPRODUCIBLE_CPU_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",  # ATen's vectorised kernels: AVX2, also on AVX-512 CPUs
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN (convolutions, some matmuls): the same cap
+    "MKL_CBWR": "COMPATIBLE",  # MKL: one code path on Intel and AMD, whatever the vector width
+    "OMP_NUM_THREADS": "2",  # how a sum is split among threads changes its last bits
+    "MKL_NUM_THREADS": "2",
+}
+_X86_64 = ("x86_64", "amd64")
 
 
 def _mps_available() -> bool:
@@ -87,3 +108,49 @@ def set_seed(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)  # seeds every CUDA device too
     os.environ["PYTHONHASHSEED"] = str(seed)  # inherited by worker processes started later
+
+
+def cpu_can_reproduce() -> bool:
+    """True on an x86-64 CPU with AVX2, where the reproducible CPU mode gives the book's digits.
+
+    ARM laptops (Apple silicon, Graviton) compute float32 in other orders, so they cannot match
+    bit for bit; nor can a CPU without AVX2.
+    """
+    if platform.machine().lower() not in _X86_64:
+        return False
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                return any(line.startswith("flags") and " avx2" in line for line in f)
+        except OSError:
+            return False
+    # Elsewhere ask torch, which reports the best vector level it found (capped by the mode).
+    return torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+
+
+def reproducible_mode_problems() -> list[str]:
+    """What stops this process from computing in the reproducible CPU mode ([] when it is on)."""
+    if not cpu_can_reproduce():
+        return [f"this CPU ({platform.machine()}) is not an x86-64 CPU with AVX2"]
+    unset = [key for key, value in REPRODUCIBLE_CPU_ENV.items() if os.environ.get(key) != value]
+    problems = [f"{', '.join(unset)} not as the mode sets {'it' if len(unset) == 1 else 'them'}"
+                ] if unset else []
+    capability = torch.backends.cpu.get_cpu_capability()
+    if "ATEN_CPU_CAPABILITY" not in unset and capability != "AVX2":  # set after torch chose
+        problems.append(f"torch runs {capability} kernels, not AVX2 (the variable came too late)")
+    return problems
+
+
+def describe_numerics(device: torch.device) -> str:
+    """One line for the top of a page: where it computes and whether its digits are the book's."""
+    where = describe_device(device)
+    if device.type != "cpu":
+        return (f"Computing on {where}: results that come from training may differ from the "
+                "book's in the last digits (the book was executed on a CPU).")
+    problems = reproducible_mode_problems()
+    if not problems:
+        return (f"Computing on {where} in the reproducible CPU mode: the printed numbers "
+                "should equal the book's digit for digit.")
+    return (f"Computing on {where}, reproducible CPU mode off ({'; '.join(problems)}): results "
+            "that come from training may differ from the book's in the last digits.")
+

@@ -46,14 +46,28 @@ def repository_url() -> str:
 
 
 def setup_cell_source() -> str:
-    """The first code cell of every page: installs lessons_pkg in Colab, nothing elsewhere.
+    """The first code cell of every page: chooses the reproducible CPU mode, and installs
+    lessons_pkg in Colab.
 
+    The mode's variables (``lessons_pkg.device.REPRODUCIBLE_CPU_ENV``) are read when torch is
+    imported, so the first cell sets them, before any import of torch. Variables the reader set
+    are kept, and ``LESSONS_PKG_NATIVE=1`` keeps torch's own choices.
     ``LESSONS_PKG_SOURCE`` (a pip requirement, e.g. a wheel path) overrides the repository, which
     is how ``tests/test_colab_setup.py`` runs a page against a freshly built wheel.
     """
-    return f"""{SETUP_MARKER}: install the course package at this book's version (no-op elsewhere).
-import os, subprocess, sys
+    from lessons_pkg.device import REPRODUCIBLE_CPU_ENV
+
+    mode = "".join(f'\n        "{k}": "{v}",' for k, v in REPRODUCIBLE_CPU_ENV.items())
+    return f"""{SETUP_MARKER}: the reproducible CPU mode, and in Colab the course package.
+import os, platform, subprocess, sys
 BOOK_VERSION = "{book_version()}"
+# The reproducible CPU mode gives the book's digits on any x86-64 CPU. It is read when torch is
+# imported, so it comes first; LESSONS_PKG_NATIVE=1 keeps torch's defaults (faster on many cores).
+x86_64 = platform.machine().lower() in ("x86_64", "amd64")
+if x86_64 and os.environ.get("LESSONS_PKG_NATIVE") != "1":
+    for key, value in {{{mode}
+    }}.items():
+        os.environ.setdefault(key, value)
 if "google.colab" in sys.modules or os.environ.get("LESSONS_PKG_SOURCE"):
     source = os.environ.get("LESSONS_PKG_SOURCE") or (
         f"lessons_pkg @ git+{repository_url()}@v{{BOOK_VERSION}}")

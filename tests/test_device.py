@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from lessons_pkg.device import describe_device, get_device, set_seed
+from lessons_pkg.device import (
+    REPRODUCIBLE_CPU_ENV,
+    cpu_can_reproduce,
+    describe_device,
+    describe_numerics,
+    get_device,
+    set_seed,
+)
 
 
 def test_cpu_is_always_available():
@@ -61,3 +68,79 @@ def test_set_seed_repeats_every_generator():
 def test_set_seed_rejects_bad_seed(bad, exc):
     with pytest.raises(exc, match="seed must"):
         set_seed(bad)
+
+
+# The reproducible CPU mode ------------------------------------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _fresh_python(code: str, env: dict[str, str]) -> str:
+    """Run ``code`` in a new interpreter (torch not yet imported) with exactly ``env`` added."""
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in REPRODUCIBLE_CPU_ENV}
+    clean.pop("LESSONS_PKG_NATIVE", None)
+    done = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout.strip()
+
+
+REPORT = ("import torch\nfrom lessons_pkg.device import reproducible_mode_problems\n"
+          "print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads(), "
+          "reproducible_mode_problems())")
+
+
+@pytest.mark.skipif(not cpu_can_reproduce(), reason="the mode needs an x86-64 CPU with AVX2")
+def test_every_pages_setup_cell_turns_the_mode_on():
+    """The setup cell, run first in a fresh interpreter as in a kernel, puts torch in the mode."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import notebooks as nbtool
+
+    assert _fresh_python(nbtool.setup_cell_source() + "\n" + REPORT, {}) == "AVX2 2 []"
+
+
+@pytest.mark.skipif(not cpu_can_reproduce(), reason="the mode needs an x86-64 CPU with AVX2")
+def test_without_the_mode_its_absence_is_reported():
+    out = _fresh_python(REPORT, {})
+    assert "not as the mode sets them" in out, out
+
+
+def test_native_switch_keeps_torchs_defaults():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import notebooks as nbtool
+
+    code = nbtool.setup_cell_source() + "\nimport os\nprint(os.environ.get('MKL_CBWR'))"
+    assert _fresh_python(code, {"LESSONS_PKG_NATIVE": "1"}) == "None"
+
+
+def test_describe_numerics_names_the_device_and_the_mode(monkeypatch):
+    for key, value in REPRODUCIBLE_CPU_ENV.items():
+        monkeypatch.setenv(key, value)
+    line = describe_numerics(torch.device("cpu"))
+    assert line.startswith("Computing on cpu (")
+    monkeypatch.delenv("MKL_CBWR")
+    assert "MKL_CBWR not as the mode sets it" in describe_numerics(torch.device("cpu"))
+    assert "may differ from the book's" in describe_numerics(torch.device("meta"))
+
+
+def test_command_line_prints_and_applies_the_mode():
+    import subprocess
+    import sys
+
+    env_lines = subprocess.run([sys.executable, "-m", "lessons_pkg", "env"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.splitlines()
+    assert env_lines == [f"export {k}={v}" for k, v in REPRODUCIBLE_CPU_ENV.items()]
+    shown = subprocess.run([sys.executable, "-m", "lessons_pkg", "run", sys.executable, "-c",
+                            "import os; print(os.environ['MKL_CBWR'])"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == REPRODUCIBLE_CPU_ENV["MKL_CBWR"]
+    bad = subprocess.run([sys.executable, "-m", "lessons_pkg", "nonsense"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage" not in bad.stdout and "run CMD" in bad.stderr

@@ -84,3 +84,26 @@ def test_a_stale_notebook_is_detected(tmp_path):
                       encoding="utf-8")
     stored = _cells(nbformat.read(nbtool.notebook_path(page), as_version=4))
     assert _cells(nbtool.colab_notebook(edited)) != stored
+
+
+COMPUTING_PAGES = [p for p in PAGES if 'get_device("auto")' in p.read_text(encoding="utf-8")]
+MODE_LINE = "in the reproducible CPU mode: the printed numbers should equal the book's"
+
+
+def test_pages_that_compute_report_the_mode():
+    assert len(COMPUTING_PAGES) >= 15
+
+
+@pytest.mark.parametrize("page", COMPUTING_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_stored_outputs_were_made_in_the_reproducible_mode(page):
+    """Each computing page prints describe_numerics() in its first cell after the setup cell; the
+    stored line must say the mode was on (nbval then requires the same line when it re-runs)."""
+    code = [c for c in nbformat.read(nbtool.notebook_path(page), as_version=4).cells
+            if c.cell_type == "code"]
+    first = code[1]
+    assert "print(describe_numerics(device))" in first.source
+    printed = "".join(o.get("text", "") for o in first.outputs if o.output_type == "stream")
+    assert MODE_LINE in printed, (
+        f"{page.relative_to(ROOT)} was executed outside the reproducible CPU mode: {printed!r}")
+    # Off x86 the line differs, so the cell is tagged (or, on the preface, never compared).
+    assert {"hardware-dependent", "nbval-ignore-output"} & set(first.metadata.get("tags", []))
