@@ -4,6 +4,7 @@
     python scripts/compare_notebooks.py DIR_A DIR_B           # every notebook present in both
     python scripts/compare_notebooks.py --all DIR_A DIR_B     # every differing cell, not the first
     python scripts/compare_notebooks.py --tag DIR_A DIR_B     # tag differing cells in book/
+    python scripts/compare_notebooks.py --edited A B          # pair cells whose code was edited
 
 ``--tag`` marks each code cell whose output differs as ``hardware-dependent`` in its page under
 ``book/`` (folders of notebooks laid out as ``notebooks/``): compare a page executed in the
@@ -14,8 +15,9 @@ What is compared is what nbval compares: the text of each code cell's outputs (s
 ``text/plain``, ``text/html`` and other text data; PNG and JPEG images are skipped), after the
 substitutions of ``nbval_sanitize.cfg`` (timings, memory addresses); cells tagged
 ``nbval-ignore-output`` or ``nbval-skip`` are not compared. Code cells are matched by
-position and must have the same source. Exit status: 0 when every compared notebook agrees, 1 when
-some output differs, 2 when the notebooks cannot be compared (different cells, a missing file).
+position and must have the same source (``--edited`` drops that requirement). Exit status: 0
+when every compared notebook agrees, 1 when some output differs, 2 when the notebooks cannot be
+compared (different cells, a missing file).
 """
 
 from __future__ import annotations
@@ -76,15 +78,20 @@ class Incomparable(Exception):
     """The two notebooks do not hold the same code."""
 
 
-def differing_cells(a: Path, b: Path, rules) -> list[tuple[int, str, str, str]]:
-    """(code cell index, source, output in a, output in b) for every code cell that differs."""
+def differing_cells(a: Path, b: Path, rules, *, same_source: bool = True
+                    ) -> list[tuple[int, str, str, str]]:
+    """(code cell index, source, output in a, output in b) for every code cell that differs.
+
+    With ``same_source=False`` cells are paired by position even where their code was edited
+    (e.g. an ``assert`` added), to check that the edit left the outputs alone.
+    """
     cells_a = [c for c in nbformat.read(a, as_version=4).cells if c.cell_type == "code"]
     cells_b = [c for c in nbformat.read(b, as_version=4).cells if c.cell_type == "code"]
     if len(cells_a) != len(cells_b):
         raise Incomparable(f"{len(cells_a)} code cells in {a}, {len(cells_b)} in {b}")
     found = []
     for i, (ca, cb) in enumerate(zip(cells_a, cells_b, strict=True)):
-        if ca.source != cb.source:
+        if same_source and ca.source != cb.source:
             raise Incomparable(f"code cell {i} has different source in {a} and {b}")
         if UNCOMPARED_TAGS & set(ca.metadata.get("tags", [])):
             continue
@@ -142,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("second", type=Path)
     parser.add_argument("--all", action="store_true", help="report every differing cell")
     parser.add_argument("--quiet", action="store_true", help="one summary line per notebook")
+    parser.add_argument("--edited", action="store_true",
+                        help="pair code cells by position even where their source differs")
     parser.add_argument("--tag", action="store_true",
                         help=f"tag differing cells {HARDWARE_TAG!r} in their pages under book/")
     args = parser.parse_args(argv)
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     n_cells = 0
     for a, b, name in todo:
         try:
-            found = differing_cells(a, b, rules)
+            found = differing_cells(a, b, rules, same_source=not args.edited)
         except Incomparable as err:
             print(f"{name}: cannot compare: {err}")
             status = 2

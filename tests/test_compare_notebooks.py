@@ -87,3 +87,12 @@ def test_tag_cells_marks_the_differing_code_cells_of_a_page(tmp_path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[1].metadata["tags"] == ["hardware-dependent"]
     assert code[2].metadata["tags"] == ["hide-input", "hardware-dependent"]
+
+
+def test_edited_cells_are_paired_by_position_on_request(tmp_path):
+    a = write(tmp_path, "a.ipynb", notebook([[stream("1\n")], [], []]))
+    nb = notebook([[stream("1\n")], [], []])
+    nb.cells[1].source = "print(0)\nassert True"
+    b = write(tmp_path, "b.ipynb", nb)
+    assert cmp.main([str(a), str(b)]) == 2
+    assert cmp.main(["--edited", str(a), str(b)]) == 0
