@@ -9,7 +9,7 @@ PAGES  ?=
 export PYTHONHASHSEED := 0
 export TQDM_DISABLE := 1
 
-.PHONY: book test setup vendor chromium notebooks site serve unit nbval browser clean
+.PHONY: book test setup vendor chromium notebooks site serve lint unit nbval browser clean
 
 ## book: set up, build the website from the stored notebook outputs, and serve it.
 ##       `make book EXECUTE=1` re-executes every notebook first.
@@ -21,9 +21,11 @@ endif
 	@echo "Website built in _build/html. Open http://127.0.0.1:$(PORT)/ (Ctrl-C stops the server)."
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
-## test: everything CI checks: unit tests and pairing, nbval on every notebook (each notebook is
-##       executed once), the site build with -W, and the browser tests.
+## test: everything CI checks: the linter, unit tests and pairing, nbval on every notebook (each
+##       notebook is executed once, in the reproducible CPU mode its setup cell turns on), the
+##       site build with -W, and the browser tests.
 test: setup vendor chromium
+	$(MAKE) lint
 	$(BIN)/python -m pytest -m "not browser" tests
 	$(MAKE) nbval
 	$(MAKE) site
@@ -56,6 +58,9 @@ site: setup vendor
 
 serve:
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+lint: setup
+	$(BIN)/ruff check .
 
 unit: setup
 	$(BIN)/python -m pytest -m "not browser" tests
