@@ -1,5 +1,6 @@
 """Tests for the generated corpus and its best achievable loss."""
 
+import hashlib
 import math
 import random
 import re
@@ -203,3 +204,55 @@ def test_bad_source_and_make_corpus_arguments():
         make_corpus(100, 100, seed=1.0)
     with pytest.raises(ValueError, match="n_chars must be >= 1"):
         make_corpus(0, 100)
+
+
+# ------------------------------------------------------------------- regression: frozen output
+# The book's stored notebook outputs depend on every generated character and every log-prob to
+# the last bit. These digests were recorded before the grammar was restructured into
+# lessons_pkg.data.grammar and lessons_pkg.data.lexicon; any change to the automaton (its words,
+# their order, the arithmetic of a weight) or to the sampling shows up here.
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _automaton_digest(source: CorpusSource) -> str:
+    """Every reachable state's words, exact probabilities and successors, in BFS order."""
+    states = source.reachable_states()
+    position = {s: i for i, s in enumerate(states)}
+    h = hashlib.sha256()
+    for s in states:
+        words, probs, nexts, *_ = source._options(s)
+        for w, p, nxt in zip(words, probs, nexts, strict=True):
+            h.update(f"{w} {p.hex()} {position[nxt]};".encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("args", "train_sha", "val_sha", "val_best_loss"),
+    [
+        ((200_000, 20_000, 0), "d282b85362e5dde9", "a85e1134faafa3b2", "0x1.1426ce90d865dp-1"),
+        ((100_000, 60_000, 1), "de9730430754a0e1", "81a47c7bcd7eff05", None),
+        ((50_000, 5_000, 0), "aa82dbdc7b202695", "6638584e7f5be2b6", "0x1.19ab26e24037cp-1"),
+        ((1_000_000, 1_000, 0), "6188d98cf7fbcaf5", "1623f71b76c0dc77", None),
+    ],
+)  # the make_corpus calls of the language-model, pretrain-finetune and transformer pages
+def test_page_corpora_are_unchanged(source, args, train_sha, val_sha, val_best_loss):
+    train, val = make_corpus(*args)
+    assert (_sha(train), _sha(val)) == (train_sha, val_sha)
+    if val_best_loss is not None:
+        assert source.best_loss(val).hex() == val_best_loss
+
+
+def test_automaton_and_entropy_rate_are_unchanged(source):
+    assert len(source.reachable_states()) == 699
+    assert _automaton_digest(source) == (
+        "6779a9d8c29b288f8a6fae034ba4defb93bb9552e4dba037402c271f59144fd0")
+    assert source.entropy_rate().hex() == "0x1.14ea1fbb2a797p-1"
+    no_attractors = CorpusSource(CorpusConfig(attractor_prob=0.0))
+    assert _automaton_digest(no_attractors) == (
+        "898f4d132412426d40f806bded8fca31811dd4deae368b30008f3c2d6fbef7db")
+    assert source.generate(2_000, seed=3) == CorpusSource().generate(2_000, seed=3)
+    assert _sha(source.generate(2_000, seed=3)) == "f8df8a9405799806"
