@@ -1,5 +1,6 @@
 """Tests for the generated corpus and its best achievable loss."""
 
+import hashlib
 import math
 import random
 import re
@@ -8,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from lessons_pkg.data import corpus as corpus_mod
+from lessons_pkg.data import lexicon
 from lessons_pkg.data.corpus import CorpusConfig, CorpusSource, make_corpus
 from lessons_pkg.data.text import CharTokenizer
 
@@ -49,13 +50,13 @@ def test_every_state_is_a_distribution_over_distinct_words(source):
     states = source.reachable_states()
     assert len(states) > 100
     for state in states:
-        words, probs, nexts, renders, _, _ = source._options(state)
-        assert len(words) > 0, state
-        assert len(set(words)) == len(words), state
-        assert len(set(renders)) == len(renders), state
-        assert all(p > 0 for p in probs)
-        assert math.isclose(sum(probs), 1.0, rel_tol=0, abs_tol=1e-12), state
-        assert len(nexts) == len(words)
+        opts = source._options(state)
+        assert len(opts.words) > 0, state
+        assert len(set(opts.words)) == len(opts.words), state
+        assert len(set(opts.renders)) == len(opts.renders), state
+        assert all(p > 0 for p in opts.probs)
+        assert math.isclose(sum(opts.probs), 1.0, rel_tol=0, abs_tol=1e-12), state
+        assert len(opts.nexts) == len(opts.words)
 
 
 def test_vocabulary_and_alphabet(source):
@@ -112,10 +113,10 @@ def test_grammar_properties_hold_in_samples(source):
     text = source.generate(30_000, seed=13)
     assert not re.search(r"\b[Aa] [aeiou]", text)  # "a" before a consonant ...
     assert not re.search(r"\b[Aa]n [^aeiou]", text)  # ... "an" before a vowel
-    singular_nouns = {sg for sg, _, _ in corpus_mod._NOUNS}
-    plural_nouns = {pl for _, pl, _ in corpus_mod._NOUNS}
-    singular_verbs = {sg for sg, _, _, _, _ in corpus_mod._VERBS}
-    plural_verbs = {pl for _, pl, _, _, _ in corpus_mod._VERBS}
+    singular_nouns = {noun.singular for noun in lexicon.NOUNS}
+    plural_nouns = {noun.plural for noun in lexicon.NOUNS}
+    singular_verbs = {verb.singular for verb in lexicon.VERBS}
+    plural_verbs = {verb.plural for verb in lexicon.VERBS}
     pronoun_number = {"he": "sg", "she": "sg", "it": "sg", "they": "pl"}
     checked = attracted = 0
     for sentence in text[:-1].split(". "):
@@ -145,10 +146,10 @@ def test_config_changes_the_grammar():
     [
         ({}, ValueError, "exactly one of n_chars and n_sentences"),
         ({"n_chars": 10, "n_sentences": 2}, ValueError, "exactly one"),
-        ({"n_chars": 0}, ValueError, "n_chars must be >= 1"),
-        ({"n_sentences": True}, TypeError, "n_sentences must be an int"),
-        ({"n_chars": 10, "seed": -1}, ValueError, "seed must be >= 0"),
-        ({"n_chars": 10, "seed": "0"}, TypeError, "seed must be an int"),
+        ({"n_chars": 0}, ValueError, "n_chars must be a positive int, got 0"),
+        ({"n_sentences": True}, TypeError, "n_sentences must be an int, got bool"),
+        ({"n_chars": 10, "seed": -1}, ValueError, r"seed must be in \[0, 2\*\*32\), got -1"),
+        ({"n_chars": 10, "seed": "0"}, TypeError, "seed must be an int or a random.Random, got"),
     ],
 )
 def test_generate_bad_arguments(source, kwargs, exc, match):
@@ -183,10 +184,10 @@ def test_char_losses_rejects_impossible_characters(source):
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"adjective_prob": 1.0}, ValueError, r"adjective_prob must be in \[0, 1\)"),
-        ({"attractor_prob": -0.1}, ValueError, "attractor_prob"),
-        ({"pronoun_prob": "0.1"}, TypeError, "pronoun_prob must be a float"),
-        ({"conjunction_prob": True}, TypeError, "conjunction_prob must be a float"),
+        ({"adjective_prob": 1.0}, ValueError, r"adjective_prob must be a number in \[0, 1\), got"),
+        ({"attractor_prob": -0.1}, ValueError, r"attractor_prob must be a number in \[0, 1\)"),
+        ({"pronoun_prob": "0.1"}, TypeError, "pronoun_prob must be a number, got str"),
+        ({"conjunction_prob": True}, TypeError, "conjunction_prob must be a number, got bool"),
     ],
 )
 def test_config_validation(kwargs, exc, match):
@@ -197,9 +198,63 @@ def test_config_validation(kwargs, exc, match):
 def test_bad_source_and_make_corpus_arguments():
     with pytest.raises(TypeError, match="config must be a CorpusConfig"):
         CorpusSource({"adjective_prob": 0.2})
-    with pytest.raises(ValueError, match="seed must be >= 0"):
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*32\), got -2"):
         make_corpus(100, 100, seed=-2)
-    with pytest.raises(TypeError, match="seed must be an int"):
+    with pytest.raises(TypeError, match="seed must be an int, got float"):
         make_corpus(100, 100, seed=1.0)
-    with pytest.raises(ValueError, match="n_chars must be >= 1"):
+    with pytest.raises(ValueError, match="n_train_chars must be a positive int, got 0"):
         make_corpus(0, 100)
+    with pytest.raises(TypeError, match="n_val_chars must be an int, got float"):
+        make_corpus(100, 1e3)
+
+
+# ------------------------------------------------------------------- regression: frozen output
+# The book's stored notebook outputs depend on every generated character and every log-prob to
+# the last bit. These digests were recorded before the grammar was restructured into
+# lessons_pkg.data.grammar and lessons_pkg.data.lexicon; any change to the automaton (its words,
+# their order, the arithmetic of a weight) or to the sampling shows up here.
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _automaton_digest(source: CorpusSource) -> str:
+    """Every reachable state's words, exact probabilities and successors, in BFS order."""
+    states = source.reachable_states()
+    position = {s: i for i, s in enumerate(states)}
+    h = hashlib.sha256()
+    for s in states:
+        words, probs, nexts, *_ = source._options(s)
+        for w, p, nxt in zip(words, probs, nexts, strict=True):
+            h.update(f"{w} {p.hex()} {position[nxt]};".encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("args", "train_sha", "val_sha", "val_best_loss"),
+    [
+        ((200_000, 20_000, 0), "d282b85362e5dde9", "a85e1134faafa3b2", "0x1.1426ce90d865dp-1"),
+        ((100_000, 60_000, 1), "de9730430754a0e1", "81a47c7bcd7eff05", None),
+        ((50_000, 5_000, 0), "aa82dbdc7b202695", "6638584e7f5be2b6", "0x1.19ab26e24037cp-1"),
+        ((1_000_000, 1_000, 0), "6188d98cf7fbcaf5", "1623f71b76c0dc77", None),
+    ],
+)  # the make_corpus calls of the language-model, pretrain-finetune and transformer pages
+def test_page_corpora_are_unchanged(source, args, train_sha, val_sha, val_best_loss):
+    train, val = make_corpus(*args)
+    assert (_sha(train), _sha(val)) == (train_sha, val_sha)
+    if val_best_loss is not None:
+        assert source.best_loss(val).hex() == val_best_loss
+
+
+def test_automaton_and_entropy_rate_are_unchanged(source):
+    assert len(source.reachable_states()) == 699
+    assert _automaton_digest(source) == (
+        "6779a9d8c29b288f8a6fae034ba4defb93bb9552e4dba037402c271f59144fd0")
+    assert source.entropy_rate().hex() == "0x1.14ea1fbb2a797p-1"
+    no_attractors = CorpusSource(CorpusConfig(attractor_prob=0.0))
+    assert _automaton_digest(no_attractors) == (
+        "898f4d132412426d40f806bded8fca31811dd4deae368b30008f3c2d6fbef7db")
+    assert source.generate(2_000, seed=3) == CorpusSource().generate(2_000, seed=3)
+    assert _sha(source.generate(2_000, seed=3)) == "f8df8a9405799806"

@@ -3,6 +3,11 @@
 Chapter: Practice › MLP from scratch (the autograd engine on two moons, decision boundaries).
 Generated from a seeded ``torch.Generator``: the same seed gives the same points on any machine.
 Shapes: n points; X is (n, 2) float32, y is (n,) int64.
+
+The shapes are those of ``sklearn.datasets.make_moons`` and ``make_blobs`` (the tests compare
+the two distributionally), but the randomness is torch's, not NumPy's: scikit-learn draws its
+noise from a ``numpy.random.RandomState``, whose normal deviates differ from torch's for every
+seed, so wrapping it would change every point on the pages.
 """
 
 from __future__ import annotations
@@ -12,31 +17,9 @@ from collections.abc import Sequence
 
 import torch
 
+from lessons_pkg._checks import check_int, check_number, check_seed
+
 Tensor = torch.Tensor
-
-
-def _check_n(n: object, minimum: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
-        raise ValueError(f"n must be an int ≥ {minimum}, got {n!r}")
-
-
-def _check_seed(seed: object) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
-
-
-def _check_scale(name: str, value: object, *, allow_zero: bool) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = "≥ 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-
-
-def _shuffled(x: Tensor, y: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    order = torch.randperm(len(y), generator=generator)
-    return x[order].to(torch.float32), y[order]
 
 
 def make_moons(n: int, noise: float = 0.1, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -50,12 +33,12 @@ def make_moons(n: int, noise: float = 0.1, seed: int = 0) -> tuple[Tensor, Tenso
         X float32 (n, 2), y int64 (n,) in {0, 1}.
 
     Raises:
-        ValueError: ``n`` < 2, ``noise`` negative or not finite, ``seed`` out of range.
-        TypeError: ``seed`` is not an int.
+        TypeError: ``n`` or ``seed`` is not an int, ``noise`` not a number.
+        ValueError: ``n`` < 2, ``noise`` negative or not finite, ``seed`` not in [0, 2**32).
     """
-    _check_n(n, 2)
-    _check_scale("noise", noise, allow_zero=True)
-    _check_seed(seed)
+    check_int("n", n, minimum=2)
+    check_number("noise", noise, low=0.0)
+    check_seed("seed", seed)
     generator = torch.Generator().manual_seed(seed)
     n_upper = n // 2
     n_lower = n - n_upper
@@ -91,36 +74,47 @@ def make_blobs(
         first ``n % K`` classes.
 
     Raises:
-        ValueError: ``n`` < K, ``centers`` not a positive int or a (K, 2) array, ``std`` or
-            ``radius`` not positive, ``seed`` out of range.
-        TypeError: ``seed`` is not an int.
+        TypeError: ``n`` or ``seed`` not an int, ``centers`` neither an int nor an array,
+            ``std`` or ``radius`` not a number.
+        ValueError: ``n`` < K, ``centers`` not positive or not of shape (K, 2) or not finite,
+            ``std`` or ``radius`` not positive, ``seed`` not in [0, 2**32).
     """
-    if isinstance(centers, bool):
-        raise ValueError(f"centers must be a positive int or a (K, 2) array, got {centers!r}")
-    if isinstance(centers, int):
-        if centers < 1:
-            raise ValueError(f"centers must be a positive int or a (K, 2) array, got {centers}")
-        _check_scale("radius", radius, allow_zero=False)
-        angle = torch.arange(centers, dtype=torch.float64) * (2 * math.pi / centers)
-        middle = radius * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)  # (K, 2)
-    else:
-        try:
-            middle = torch.as_tensor(centers, dtype=torch.float64)
-        except (TypeError, ValueError, RuntimeError) as err:
-            raise ValueError(
-                f"centers must be a positive int or a (K, 2) array, got {type(centers).__name__}"
-            ) from err
-        if middle.ndim != 2 or middle.shape[1] != 2 or middle.shape[0] < 1:
-            raise ValueError(f"centers must have shape (K, 2), got {tuple(middle.shape)}")
-        if not torch.isfinite(middle).all():
-            raise ValueError("centers must be finite")
+    middle = _centres(centers, radius)  # (K, 2)
     k = middle.shape[0]
-    _check_n(n, k)
-    _check_scale("std", std, allow_zero=False)
-    _check_seed(seed)
+    check_int("n", n, minimum=k)
+    check_number("std", std, low=0.0, low_open=True)
+    check_seed("seed", seed)
     generator = torch.Generator().manual_seed(seed)
     counts = torch.full((k,), n // k, dtype=torch.int64)
     counts[: n % k] += 1
     y = torch.repeat_interleave(torch.arange(k), counts)  # (n,)
     x = middle[y] + std * torch.randn((n, 2), generator=generator, dtype=torch.float64)
     return _shuffled(x, y, generator)
+
+
+def _centres(centers: object, radius: object) -> Tensor:
+    """The (K, 2) float64 centres of ``make_blobs``: K on a circle of ``radius``, or as given."""
+    wrong_type = f"centers must be an int or a (K, 2) array, got {type(centers).__name__}"
+    if isinstance(centers, bool):
+        raise TypeError(wrong_type)
+    if isinstance(centers, int):
+        check_int("centers", centers, minimum=1)
+        check_number("radius", radius, low=0.0, low_open=True)
+        angle = torch.arange(centers, dtype=torch.float64) * (2 * math.pi / centers)
+        return radius * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    try:
+        middle = torch.as_tensor(centers, dtype=torch.float64)
+    except TypeError as err:  # not numbers: a str, None, a dict, ...
+        raise TypeError(wrong_type) from err
+    except (ValueError, RuntimeError) as err:  # ragged rows, strings inside, ...
+        raise ValueError(f"centers must be a (K, 2) array of numbers ({err})") from err
+    if middle.ndim != 2 or middle.shape[1] != 2 or middle.shape[0] < 1:
+        raise ValueError(f"centers must have shape (K, 2), got {tuple(middle.shape)}")
+    if not torch.isfinite(middle).all():
+        raise ValueError("centers must be finite")
+    return middle
+
+
+def _shuffled(x: Tensor, y: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    order = torch.randperm(len(y), generator=generator)
+    return x[order].to(torch.float32), y[order]
