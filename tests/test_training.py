@@ -15,15 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from lessons_pkg import training
-from lessons_pkg.training import (
-    History,
-    evaluate,
-    fit,
-    load_checkpoint,
-    save_checkpoint,
-    to_device,
-)
+from lessons_pkg import checkpoint
+from lessons_pkg.checkpoint import load_checkpoint, save_checkpoint
+from lessons_pkg.device import to_device
+from lessons_pkg.training import History, evaluate, fit
 
 N_ROWS, BATCH = 40, 8  # five batches per epoch
 
@@ -171,7 +166,7 @@ def test_resume_after_a_crash_reproduces_weights_and_history(tmp_path):
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
         history = fit(
             model, _loader(), loss_fn=loss_fn, optimizer=optimizer, epochs=3,
-            val_loader=_loader(_dataset(16, seed=5), shuffle=False), val_loss_fn=_loss,
+            val_loader=_loader(_dataset(16, seed=5), shuffle=False),
             checkpoint_path=path, checkpoint_every=3 if path else None, resume=resume,
             log_every=2, progress=False,
         )  # fmt: skip
@@ -184,7 +179,8 @@ def test_resume_after_a_crash_reproduces_weights_and_history(tmp_path):
 
     def crashing_loss(model, batch):
         nonlocal calls
-        calls += 1
+        if torch.is_grad_enabled():  # a training step, not a validation batch
+            calls += 1
         if calls == 8:  # the last checkpoint was written after step 6
             raise _Crash("power cut")
         return _loss(model, batch)
@@ -202,7 +198,7 @@ def test_resume_after_a_crash_reproduces_weights_and_history(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["run.pt"]  # no temporary files
 
 
-def test_step_fn_with_two_optimizers_trains_both_and_resumes_exactly(tmp_path):
+def test_train_step_with_two_optimizers_trains_both_and_resumes_exactly(tmp_path):
     real = TensorDataset(torch.randn(32, 2) * 0.5 + torch.tensor([2.0, -1.0]))
 
     def run(max_steps, path=None, resume=False):
@@ -235,7 +231,7 @@ def test_step_fn_with_two_optimizers_trains_both_and_resumes_exactly(tmp_path):
 
         before = copy.deepcopy(model)
         history = fit(
-            model, _loader(real), step_fn=gan_step, optimizer=opts, max_steps=max_steps,
+            model, _loader(real), train_step=gan_step, optimizer=opts, max_steps=max_steps,
             checkpoint_path=path, checkpoint_every=3 if path else None, resume=resume,
             progress=False,
         )  # fmt: skip
@@ -314,7 +310,7 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypa
         f.write(b"half a checkpoint")
         raise OSError("disk full")
 
-    monkeypatch.setattr(training.torch, "save", broken_save)
+    monkeypatch.setattr(checkpoint.torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, model, None, 2)
     monkeypatch.undo()
@@ -345,8 +341,10 @@ def test_checkpoint_errors(tmp_path):
         save_checkpoint(path, model, None, 0, {"f": lambda: 0})
     with pytest.raises(TypeError, match="config must be a dataclass instance, a dict or None"):
         save_checkpoint(path, model, None, 0, 5)
-    with pytest.raises(ValueError, match="step must be a non-negative int"):
+    with pytest.raises(ValueError, match="step must be an int >= 0, got -1"):
         save_checkpoint(path, model, None, -1)
+    with pytest.raises(TypeError, match="step must be an int, got float"):
+        save_checkpoint(path, model, None, 1.0)
 
     save_checkpoint(path, model, opts["a"], 0)
     with pytest.raises(ValueError, match="was written by save_checkpoint, not by fit"):
@@ -388,17 +386,17 @@ def test_non_finite_loss_stops_before_the_update_and_names_the_step(bad):
         assert torch.equal(value, snapshots[2][key])  # the weights of step 2, not updated
 
 
-def test_non_finite_step_fn_value_names_key_and_step():
-    def step_fn(model, batch):
-        return {"g_loss": 1.0, "d_loss": torch.tensor(math.nan) if step_fn.calls == 2 else 0.5}
+def test_non_finite_train_step_value_names_key_and_step():
+    def train_step(model, batch):
+        return {"g_loss": 1.0, "d_loss": torch.tensor(math.nan) if train_step.calls == 2 else 0.5}
 
     def counted(model, batch):
-        step_fn.calls += 1
-        return step_fn(model, batch)
+        train_step.calls += 1
+        return train_step(model, batch)
 
-    step_fn.calls = 0
+    train_step.calls = 0
     with pytest.raises(FloatingPointError, match=r"'d_loss' is nan at step 2"):
-        fit(_model(), _loader(), step_fn=counted, max_steps=5, progress=False)
+        fit(_model(), _loader(), train_step=counted, max_steps=5, progress=False)
 
 
 def test_clipping_bounds_the_update_and_logs_the_unclipped_norm():
@@ -426,14 +424,15 @@ def test_history_lengths_and_window_means():
 
     def loss_fn(model, batch):
         loss = _loss(model, batch)
-        losses.append(loss.item())
+        if torch.is_grad_enabled():  # a training step, not a validation batch
+            losses.append(loss.item())
         return loss
 
     val = _loader(_dataset(16, seed=5), shuffle=False)
     model = _model()
     history = fit(
         model, _loader(), loss_fn=loss_fn, optimizer=torch.optim.SGD(model.parameters(), 0.1),
-        max_steps=10, log_every=3, val_loader=val, val_loss_fn=_loss, eval_every=4,
+        max_steps=10, log_every=3, val_loader=val, eval_every=4,
         progress=False,
     )  # fmt: skip
     assert history.steps == [3, 6, 9]
@@ -532,7 +531,7 @@ def test_history_plot_draws_labelled_curves():
 # ------------------------------------------------------------------------------- bad arguments
 
 
-def _step_fn(model, batch):
+def _train_step(model, batch):
     return {"loss": 0.0}
 
 
@@ -542,35 +541,40 @@ _OPT = object()  # placeholder: replaced by a real optimizer in the test
 @pytest.mark.parametrize(
     ("overrides", "error", "match"),
     [
-        ({"step_fn": _step_fn}, ValueError, "exactly one of loss_fn or step_fn"),
-        ({"loss_fn": None}, ValueError, "exactly one of loss_fn or step_fn"),
+        ({"train_step": _train_step}, ValueError, "exactly one of loss_fn or train_step"),
+        ({"loss_fn": None}, ValueError, "exactly one of loss_fn or train_step"),
         ({"optimizer": None}, ValueError, "optimizer is required with loss_fn"),
         ({"optimizer": {"a": _OPT}}, TypeError, "optimizer must be a torch.optim.Optimizer"),
-        ({"loss_fn": None, "step_fn": _step_fn, "optimizer": [1]}, TypeError, "optimizer must"),
+        (
+            {"loss_fn": None, "train_step": _train_step, "optimizer": [1]},
+            TypeError,
+            "optimizer must",
+        ),
         ({"epochs": 1}, ValueError, "exactly one of epochs or max_steps"),
         ({"max_steps": None}, ValueError, "exactly one of epochs or max_steps"),
-        ({"max_steps": 0}, ValueError, r"max_steps must be a positive int or None, got 0"),
-        ({"max_steps": 2.5}, ValueError, "max_steps must be a positive int"),
-        ({"max_steps": None, "epochs": True}, ValueError, "epochs must be a positive int"),
+        ({"max_steps": 0}, ValueError, "max_steps must be a positive int, got 0"),
+        ({"max_steps": 2.5}, TypeError, "max_steps must be an int, got float"),
+        ({"max_steps": None, "epochs": 1.5}, TypeError, "epochs must be an int, got float"),
+        ({"max_steps": None, "epochs": True}, TypeError, "epochs must be an int, got bool"),
         ({"eval_every": 2}, ValueError, "eval_every needs a val_loader"),
-        ({"val_loss_fn": _loss}, ValueError, "val_loss_fn needs a val_loader"),
         ({"eval_every": 0, "val_loader": "V"}, ValueError, "eval_every must be a positive int"),
         ({"log_every": 0}, ValueError, "log_every must be a positive int, got 0"),
-        ({"log_every": None}, ValueError, "log_every must be a positive int, got None"),
-        ({"clip_grad_norm": -1.0}, ValueError, "clip_grad_norm must be a positive number"),
-        ({"clip_grad_norm": math.inf}, ValueError, "clip_grad_norm must be a positive number"),
+        ({"log_every": None}, TypeError, "log_every must be an int, got NoneType"),
+        ({"clip_grad_norm": -1.0}, ValueError, "clip_grad_norm must be a number > 0, got -1.0"),
+        ({"clip_grad_norm": math.inf}, ValueError, "clip_grad_norm must be a number > 0"),
+        ({"clip_grad_norm": "1"}, TypeError, "clip_grad_norm must be a number, got str"),
         (
-            {"clip_grad_norm": 1.0, "loss_fn": None, "step_fn": _step_fn},
+            {"clip_grad_norm": 1.0, "loss_fn": None, "train_step": _train_step},
             ValueError,
             "clip_grad_norm works with loss_fn only",
         ),
         (
-            {"loss_fn": None, "step_fn": _step_fn, "val_loader": "V"},
+            {"loss_fn": None, "train_step": _train_step, "val_loader": "V"},
             ValueError,
-            "val_loss_fn is required with step_fn",
+            "val_loader works with loss_fn only",
         ),
         ({"progress": "yes"}, ValueError, "progress must be one of"),
-        ({"progress": 1}, ValueError, "progress must be one of"),
+        ({"progress": 1}, TypeError, "progress must be a bool or 'auto', got int"),
         ({"checkpoint_every": 5}, ValueError, "checkpoint_every needs a checkpoint_path"),
         ({"resume": True}, ValueError, "resume=True needs a checkpoint_path"),
         ({"resume": "yes"}, TypeError, "resume must be a bool"),
@@ -605,15 +609,15 @@ def test_fit_rejects_a_loss_that_is_not_a_scalar_tensor(returned, error, match):
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1))  # fmt: skip
 
 
-def test_fit_rejects_bad_step_fn_results_and_empty_loaders():
+def test_fit_rejects_bad_train_step_results_and_empty_loaders():
     model = _model()
-    with pytest.raises(TypeError, match="step_fn must return a non-empty dict"):
-        fit(model, _loader(), step_fn=lambda m, b: 1.0, max_steps=1, progress=False)
+    with pytest.raises(TypeError, match="train_step must return a non-empty dict"):
+        fit(model, _loader(), train_step=lambda m, b: 1.0, max_steps=1, progress=False)
     with pytest.raises(TypeError, match="its 'loss' is str, not a number"):
-        fit(model, _loader(), step_fn=lambda m, b: {"loss": "low"}, max_steps=1, progress=False)
+        fit(model, _loader(), train_step=lambda m, b: {"loss": "low"}, max_steps=1, progress=False)
     keys = iter([{"a": 1.0}, {"b": 1.0}])
     with pytest.raises(ValueError, match=r"returned keys \['b'\] at step 2"):
-        fit(model, _loader(), step_fn=lambda m, b: next(keys), max_steps=2, progress=False)
+        fit(model, _loader(), train_step=lambda m, b: next(keys), max_steps=2, progress=False)
     empty = DataLoader(TensorDataset(torch.zeros(0, 4), torch.zeros(0)), batch_size=2)
     with pytest.raises(ValueError, match="train_loader yielded no batches"):
-        fit(model, empty, step_fn=_step_fn, max_steps=3, progress=False)
+        fit(model, empty, train_step=_train_step, max_steps=3, progress=False)
