@@ -378,17 +378,25 @@ def load_checkpoint(
 
     Raises:
         FileNotFoundError: nothing at ``path``.
-        ValueError: the file is not such a checkpoint, or holds no state for an object given.
+        ValueError: the file is not such a checkpoint (damaged, truncated, or another kind of
+            file), or holds no state for an object given.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no checkpoint file at {str(path)!r}")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    not_ours = f"path: {str(path)!r} is not a checkpoint written by lessons_pkg.checkpoint"
+    with path.open("rb") as handle:
+        try:
+            payload = torch.load(handle, map_location=map_location, weights_only=True)
+        except Exception as err:  # torch raises a different type for each kind of damage
+            reason = (str(err).strip().splitlines() or [""])[0]
+            reason = reason if len(reason) <= 80 else reason[:77] + "..."
+            raise ValueError(
+                f"{not_ours}: torch.load cannot read it ({type(err).__name__}: {reason}); is it "
+                "damaged, truncated, or another kind of file?"
+            ) from None
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT or "model" not in payload:
-        raise ValueError(
-            f"path: {str(path)!r} is not a checkpoint written by lessons_pkg.checkpoint "
-            f"(format {_FORMAT})"
-        )
+        raise ValueError(f"{not_ours} (format {_FORMAT})")
     model.load_state_dict(payload["model"])
     _load_states(optimizer, payload, "optimizer")
     _load_states(scheduler, payload, "scheduler")

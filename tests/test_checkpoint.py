@@ -230,6 +230,34 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
 
 
+def _random_bytes(path, model):
+    path.write_bytes(bytes(torch.randint(0, 256, (3000,), dtype=torch.uint8).tolist()))
+
+
+def _a_plain_tensor(path, model):
+    torch.save(torch.ones(3), path)
+
+
+def _a_truncated_checkpoint(path, model):
+    save_checkpoint(path, model, torch.optim.SGD(model.parameters(), lr=0.1), 3)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("write", [_random_bytes, _a_plain_tensor, _a_truncated_checkpoint])
+def test_an_unreadable_or_foreign_file_is_a_clear_value_error(tmp_path, write):
+    path = tmp_path / "broken.pt"
+    write(path, _model())
+    model = _model()
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(ValueError, match="not a checkpoint written by lessons_pkg") as caught:
+        load_checkpoint(path, model)
+    assert str(path) in str(caught.value)
+    error = caught.value  # raised alone: no unpickling traceback from inside torch above it
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key])  # the model was not touched
+
+
 def test_checkpoint_errors(tmp_path):
     model = _model()
     with pytest.raises(FileNotFoundError, match="no checkpoint file"):
