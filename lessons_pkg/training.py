@@ -48,7 +48,7 @@ class History:
         steps: the step numbers at which train values were logged (every ``log_every`` steps).
         train: name -> values; each value is the mean over the ``log_every`` steps that end at the
             matching entry of ``steps``. ``"loss"`` in ``loss_fn`` mode (plus ``"grad_norm"``,
-            the norm before clipping, when ``clip_grad_norm`` is set); the keys of ``step_fn``'s
+            the norm before clipping, when ``clip_grad_norm`` is set); the keys of ``train_step``'s
             dict otherwise.
         val_steps: the step numbers at which the validation loader was evaluated.
         val: ``{"loss": [...]}``, one mean validation loss per entry of ``val_steps``.
