@@ -98,7 +98,7 @@ def train_gan(epochs: int, device: torch.device) -> DigitsGenerator:
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     step_fn = make_gan_step_fn(opt_g, opt_d, loss="nonsaturating")
-    fit(GAN(G, D), train_loader, step_fn=step_fn, optimizer={"g": opt_g, "d": opt_d},
+    fit(GAN(G, D), train_loader, train_step=step_fn, optimizer={"g": opt_g, "d": opt_d},
         epochs=epochs, device=device, progress=False, log_every=len(train_loader))
     return G.eval()
 

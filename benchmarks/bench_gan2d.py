@@ -23,7 +23,7 @@ networks see values in [-1, 1]; samples are scaled back before scoring.
   the learning rate held for the first half and then decayed linearly to 0 (annealing removes
   the jitter of the last updates, which is what lets samples settle within 3σ = 0.06).
 
-Training runs through ``lessons_pkg.training.fit`` with ``make_gan_step_fn`` as its ``step_fn``.
+Training runs through ``lessons_pkg.training.fit`` with ``make_gan_step_fn`` as its ``train_step``.
 
 Run:  python benchmarks/bench_gan2d.py            (about 4-5 CPU-minutes with one thread)
       python benchmarks/bench_gan2d.py --seeds 1 --methods recipe --datasets ring   (quick look)
@@ -104,7 +104,7 @@ def run_one(dataset: str, method: Method, seed: int, steps: int, device: torch.d
     stream = MixtureStream(sample, method.batch_size, scale, seed + 1000, device)
     step_fn = make_gan_step_fn(opt_g, opt_d, loss=method.loss)
     start = time.perf_counter()
-    fit(GAN(G, D), stream, step_fn=step_fn, optimizer={"g": opt_g, "d": opt_d},
+    fit(GAN(G, D), stream, train_step=step_fn, optimizer={"g": opt_g, "d": opt_d},
         scheduler=schedulers, max_steps=steps, progress=False, log_every=steps)
     seconds = time.perf_counter() - start
     G.eval()

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lessons_pkg.training import model_device, to_device
+from lessons_pkg.device import model_device, to_device
 
 IMAGE_SIDE = 8  # the digits are 8×8
 

@@ -9,6 +9,9 @@ kernels and oneDNN are capped at AVX2, MKL runs its vendor-independent code path
 count is fixed. The variables are read when torch is imported, so they must be in the environment
 before that: every page's setup cell sets them (unless ``LESSONS_PKG_NATIVE=1``), and
 ``python -m lessons_pkg run CMD`` runs a command with them.
+
+Batches follow the model: :func:`to_device` moves every tensor of a batch (tuples, lists, dicts,
+named tuples) and :func:`model_device` says where a model's parameters live.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import os
 import platform
 import random
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 _DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 
@@ -154,3 +160,30 @@ def describe_numerics(device: torch.device) -> str:
     return (f"Computing on {where}, reproducible CPU mode off ({'; '.join(problems)}): results "
             "that come from training may differ from the book's in the last digits.")
 
+
+def to_device(batch: Any, device: torch.device | str | None) -> Any:
+    """Move every tensor in ``batch`` to ``device``, recursing into tuples, lists and dicts.
+
+    Named tuples keep their type, dicts come back as ``dict``; anything that is not a tensor or a
+    container (strings, numbers) is returned as it is. ``device=None`` returns ``batch`` unchanged.
+    """
+    if device is None:
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # a named tuple
+        return type(batch)(*(to_device(v, device) for v in batch))
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (or buffer); the CPU when it has none."""
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")

@@ -445,7 +445,7 @@ def make_gan_step_fn(
     loss: str = "nonsaturating", generator: torch.Generator | None = None, d_steps: int = 1,
     gp_weight: float = 10.0,
 ) -> Callable[[nn.Module, object], dict[str, float]]:
-    """A ``step_fn(model, batch)`` for ``lessons_pkg.training.fit``.
+    """A ``train_step(model, batch)`` for ``lessons_pkg.training.fit``.
 
     ``model`` is a :class:`GAN` (it has ``.G`` and ``.D``); ``batch`` is the real data, or a
     tuple/list whose first element is (labels are ignored). Pass ``optimizer={"g": opt_g,

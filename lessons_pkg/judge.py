@@ -16,8 +16,8 @@ from torch import Tensor, nn
 
 from lessons_pkg.cnn import DigitsCNN, classification_loss
 from lessons_pkg.data.digits import digits_loaders
-from lessons_pkg.device import set_seed
-from lessons_pkg.training import fit, model_device
+from lessons_pkg.device import model_device, set_seed
+from lessons_pkg.training import fit
 
 __all__ = ["judge_samples", "train_digits_judge"]
 

@@ -1,8 +1,10 @@
 import random
+from collections import namedtuple
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from lessons_pkg.device import (
     REPRODUCIBLE_CPU_ENV,
@@ -10,7 +12,9 @@ from lessons_pkg.device import (
     describe_device,
     describe_numerics,
     get_device,
+    model_device,
     set_seed,
+    to_device,
 )
 
 
@@ -144,3 +148,21 @@ def test_command_line_prints_and_applies_the_mode():
     bad = subprocess.run([sys.executable, "-m", "lessons_pkg", "nonsense"], cwd=ROOT,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" not in bad.stdout and "run CMD" in bad.stderr
+
+
+def test_to_device_recurses_and_keeps_types(device):
+    Pair = namedtuple("Pair", "x label")
+    batch = {"a": [torch.ones(2), ("text", torch.zeros(1))], "b": Pair(torch.ones(3), 7)}
+    moved = to_device(batch, device)
+    assert moved["a"][0].device.type == device.type
+    assert isinstance(moved["a"], list) and isinstance(moved["a"][1], tuple)
+    assert moved["a"][1][0] == "text" and moved["a"][1][1].device.type == device.type
+    assert isinstance(moved["b"], Pair) and moved["b"].label == 7
+    assert moved["b"].x.device.type == device.type
+    assert to_device(batch, None) is batch
+
+
+def test_model_device_is_where_the_first_parameter_or_buffer_is():
+    assert model_device(nn.Linear(2, 2)) == torch.device("cpu")
+    assert model_device(nn.BatchNorm1d(2, affine=False)) == torch.device("cpu")  # buffers only
+    assert model_device(nn.ReLU()) == torch.device("cpu")  # no tensors at all

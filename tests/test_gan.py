@@ -201,7 +201,7 @@ def test_step_fn_trains_through_fit():
     loader = DataLoader(TensorDataset(torch.randn(32, 2), torch.zeros(32)), batch_size=8)
     model = GAN(G, D)
     step_fn = make_gan_step_fn(opt_g, opt_d, loss="hinge")
-    history = fit(model, loader, step_fn=step_fn, optimizer={"G": opt_g, "D": opt_d},
+    history = fit(model, loader, train_step=step_fn, optimizer={"G": opt_g, "D": opt_d},
                   max_steps=5, progress=False)
     assert history.steps == [1, 2, 3, 4, 5]
     assert {"d_loss", "g_loss"} <= history.train.keys()
