@@ -122,3 +122,18 @@ def test_token_batch():
     with pytest.raises(ValueError, match=r"ids must hold token ids in \[0, 4\), got values in "
                                          r"\[0, 4\]"):
         c.check_token_batch("ids", ids, 4)
+
+
+def test_shape():
+    x = torch.zeros(2, 1, 8, 8)
+    assert c.check_shape("x", x, ("B", 1, 8, 8), floating=True) is x
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 1, 8, 8\), got \(2, 1, 7, 7\)"):
+        c.check_shape("x", torch.zeros(2, 1, 7, 7), ("B", 1, 8, 8))
+    with pytest.raises(ValueError, match=r"z must have shape \(B, 3\), got \(4,\)"):
+        c.check_shape("z", torch.zeros(4), ("B", 3))
+    with pytest.raises(ValueError, match=r"p must have shape \(5,\), got \(4,\)"):
+        c.check_shape("p", torch.zeros(4), (5,))
+    with pytest.raises(TypeError, match="z must be a torch.Tensor, got list"):
+        c.check_shape("z", [1.0], ("B", 3))
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        c.check_shape("x", torch.zeros(2, 3, dtype=torch.long), ("B", 3), floating=True)
