@@ -117,9 +117,8 @@ def check_shape(name: str, value: Any, shape: tuple[int | str, ...], *,
     """A tensor of this shape: an int is a required size, a string names a free one, so
     ``("B", 1, 8, 8)`` asks for a batch of 1×8×8 images. ``floating`` as in ``check_tensor``."""
     check_tensor(name, value, floating=floating)
-    if value.ndim != len(shape) or any(
-        not isinstance(want, str) and got != want for got, want in zip(value.shape, shape)
-    ):
+    if value.ndim != len(shape) or any(not isinstance(want, str) and got != want
+                                       for got, want in zip(value.shape, shape, strict=True)):
         want = ", ".join(str(size) for size in shape) + ("," if len(shape) == 1 else "")
         raise ValueError(f"{name} must have shape ({want}), got {tuple(value.shape)}")
     return value
