@@ -148,9 +148,10 @@ def check_int_sequence(name: str, value: Any, *, length: int | None = None,
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(f"{name} must be a sequence of ints, got {_type_name(value)}")
     if length is not None and len(value) != length:
-        raise ValueError(f"{name} must hold {length} ints, got {len(value)}")
+        raise ValueError(f"{name} must hold {length} int{'s' * (length != 1)}, got {len(value)}")
     if len(value) < min_length:
-        raise ValueError(f"{name} must hold at least {min_length} ints, got {len(value)}")
+        raise ValueError(f"{name} must hold at least {min_length} int{'s' * (min_length != 1)}, "
+                         f"got {len(value)}")
     for i, item in enumerate(value):
         check_int(f"{name}[{i}]", item, minimum=minimum)
     return list(value)

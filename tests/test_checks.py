@@ -92,6 +92,8 @@ def test_int_sequence():
         c.check_int_sequence("channels", [1, 2], length=3)
     with pytest.raises(ValueError, match="sizes must hold at least 2 ints, got 1"):
         c.check_int_sequence("sizes", [3], min_length=2)
+    with pytest.raises(ValueError, match="n_outs must hold at least 1 int, got 0"):
+        c.check_int_sequence("n_outs", [], min_length=1)
     with pytest.raises(ValueError, match=r"sizes\[1\] must be a positive int, got 0"):
         c.check_int_sequence("sizes", [3, 0])
     with pytest.raises(TypeError, match=r"sizes\[0\] must be an int, got float"):
