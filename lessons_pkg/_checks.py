@@ -142,7 +142,7 @@ def check_generator(name: str, value: Any) -> torch.Generator | None:
 
 
 def check_int_sequence(name: str, value: Any, *, length: int | None = None,
-                       min_length: int = 0, minimum: int = 1) -> list[int]:
+                       min_length: int = 0, minimum: int | None = 1) -> list[int]:
     """A sequence (not a string) of ints, each >= ``minimum`` and named ``name[i]`` when wrong;
     ``length``: exactly that many, ``min_length``: at least that many. Returns it as a list."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):

@@ -23,7 +23,13 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
-from lessons_pkg._checks import check_choice, check_int, check_seed, check_tensor
+from lessons_pkg._checks import (
+    check_choice,
+    check_int,
+    check_int_sequence,
+    check_seed,
+    check_tensor,
+)
 from lessons_pkg.data.text import CharTokenizer
 
 __all__ = [
@@ -126,13 +132,7 @@ def _check_split_args(n_train: int, n_val: int, n_test: int, seed: int,
     for name, value, low in (("n_train", n_train, 1), ("n_val", n_val, 0), ("n_test", n_test, 1)):
         check_int(name, value, minimum=low)
     check_seed("seed", seed)
-    if (
-        not isinstance(year_range, (tuple, list))
-        or len(year_range) != 2
-        or not all(isinstance(y, int) and not isinstance(y, bool) for y in year_range)
-    ):
-        raise TypeError(f"year_range must be a pair of ints, got {year_range!r}")
-    first, last = year_range
+    first, last = check_int_sequence("year_range", year_range, length=2, minimum=None)
     if not 1000 <= first <= last <= 9999:
         raise ValueError(
             f"year_range must satisfy 1000 <= first <= last <= 9999 (four-digit years), "
