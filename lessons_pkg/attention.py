@@ -245,6 +245,25 @@ def apply_rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
+def _check_append(k: Tensor, v: Tensor, length: int, max_len: int,
+                  storage: Tensor | None) -> None:
+    """k, v (B, H, T, Dh) that fit a cache holding ``length`` of ``max_len`` positions, in its
+    ``storage`` (B, H, max_len, Dh) once allocated."""
+    check_tensor("k", k, ndim=4)
+    check_tensor("v", v, ndim=4)
+    if v.shape[:3] != k.shape[:3]:
+        raise ValueError(f"k {tuple(k.shape)} and v {tuple(v.shape)} must agree in (B, H, T)")
+    if length + k.shape[2] > max_len:
+        raise ValueError(
+            f"KV cache holds {length} positions and cannot take {k.shape[2]} more: max_len is "
+            f"{max_len}"
+        )
+    stored = None if storage is None else (storage.shape[0], storage.shape[1], storage.shape[3])
+    if stored is not None and (k.shape[0], k.shape[1], k.shape[3]) != stored:
+        raise ValueError(f"k of shape {tuple(k.shape)} does not fit a cache of (B, H, Dh) = "
+                         f"{stored}")
+
+
 class KVCache:
     """Keys and values of earlier positions for one attention layer, for fast generation.
 
@@ -274,7 +293,7 @@ class KVCache:
         Raises:
             ValueError: the cache would exceed ``max_len`` or the shapes disagree with it.
         """
-        self._check_append(k, v)
+        _check_append(k, v, self.length, self.max_len, self.k)
         B, H, T, Dh = k.shape
         if self.k is None or self.v is None:
             self.k = k.new_empty(B, H, self.max_len, Dh)
@@ -283,22 +302,6 @@ class KVCache:
         self.k[:, :, start : self.length] = k
         self.v[:, :, start : self.length] = v
         return self.k[:, :, : self.length], self.v[:, :, : self.length]
-
-    def _check_append(self, k: Tensor, v: Tensor) -> None:
-        check_tensor("k", k, ndim=4)
-        check_tensor("v", v, ndim=4)
-        if v.shape[:3] != k.shape[:3]:
-            raise ValueError(f"k {tuple(k.shape)} and v {tuple(v.shape)} must agree in (B, H, T)")
-        if self.length + k.shape[2] > self.max_len:
-            raise ValueError(
-                f"KV cache holds {self.length} positions and cannot take {k.shape[2]} more: "
-                f"max_len is {self.max_len}"
-            )
-        stored = None if self.k is None else (self.k.shape[0], self.k.shape[1], self.k.shape[3])
-        if stored is not None and (k.shape[0], k.shape[1], k.shape[3]) != stored:
-            raise ValueError(
-                f"k of shape {tuple(k.shape)} does not fit a cache of (B, H, Dh) = {stored}"
-            )
 
 
 # ----------------------------------------------------------------------------------------------
