@@ -45,6 +45,7 @@ def causal_mask(
     (what a KV cache needs), so query i sits at absolute position S - T + i.
 
     Raises:
+        TypeError: ``T`` or ``key_length`` is not an int.
         ValueError: ``T`` < 1 or ``key_length`` < ``T``.
     """
     S = T if key_length is None else key_length
@@ -72,7 +73,7 @@ def padding_mask(lengths_or_pad: Tensor, max_len: int | None = None) -> Tensor:
     ``mask[:, None, None, :]`` (``MultiHeadAttention`` does this for its ``key_mask``).
 
     Raises:
-        TypeError: the tensor is neither boolean nor integer.
+        TypeError: the argument is not a tensor, or neither boolean nor integer.
         ValueError: wrong number of dimensions, negative lengths, or lengths above ``max_len``.
     """
     check_tensor("lengths_or_pad", lengths_or_pad)
