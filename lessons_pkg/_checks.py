@@ -13,7 +13,7 @@ listing shows the algorithm and not the checks.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import torch
@@ -112,6 +112,18 @@ def check_tensor(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = 
     return value
 
 
+def check_shape(name: str, value: Any, shape: tuple[int | str, ...], *,
+                floating: bool | None = None) -> torch.Tensor:
+    """A tensor of this shape: an int is a required size, a string names a free one, so
+    ``("B", 1, 8, 8)`` asks for a batch of 1×8×8 images. ``floating`` as in ``check_tensor``."""
+    check_tensor(name, value, floating=floating)
+    if value.ndim != len(shape) or any(not isinstance(want, str) and got != want
+                                       for got, want in zip(value.shape, shape, strict=True)):
+        want = ", ".join(str(size) for size in shape) + ("," if len(shape) == 1 else "")
+        raise ValueError(f"{name} must have shape ({want}), got {tuple(value.shape)}")
+    return value
+
+
 def check_token_ids(name: str, ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """Integer token ids in [0, vocab_size): a clear error instead of an IndexError deep inside
     an embedding."""
@@ -127,3 +139,39 @@ def check_generator(name: str, value: Any) -> torch.Generator | None:
     if value is not None and not isinstance(value, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None, got {_type_name(value)}")
     return value
+
+
+def check_int_sequence(name: str, value: Any, *, length: int | None = None,
+                       min_length: int = 0, minimum: int | None = 1) -> list[int]:
+    """A sequence (not a string) of ints, each >= ``minimum`` and named ``name[i]`` when wrong;
+    ``length``: exactly that many, ``min_length``: at least that many. Returns it as a list."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a sequence of ints, got {_type_name(value)}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{name} must hold {length} int{'s' * (length != 1)}, got {len(value)}")
+    if len(value) < min_length:
+        raise ValueError(f"{name} must hold at least {min_length} int{'s' * (min_length != 1)}, "
+                         f"got {len(value)}")
+    for i, item in enumerate(value):
+        check_int(f"{name}[{i}]", item, minimum=minimum)
+    return list(value)
+
+
+def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    """Two tensors that must have one shape (no silent broadcasting)."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}")
+
+
+def check_token_batch(name: str, ids: Any, vocab_size: int, *,
+                      max_len: int | None = None) -> torch.Tensor:
+    """A (B, T) batch of token ids for an embedding of ``vocab_size`` rows: an int64 or int32
+    tensor (what ``nn.Embedding`` takes) with ids in [0, vocab_size) and T <= ``max_len``."""
+    check_tensor(name, ids, ndim=2, floating=False)
+    if ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{name} must be an int64 or int32 tensor of token ids, got dtype "
+                        f"{ids.dtype}")
+    if max_len is not None and ids.shape[1] > max_len:
+        raise ValueError(f"{name} has length {ids.shape[1]} > max_len ({max_len})")
+    return check_token_ids(name, ids, vocab_size)

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lessons_pkg._checks import check_int, check_number, check_positive_int, check_tensor
+
 __all__ = [
     "KVCache",
     "LearnedPositionalEncoding",
@@ -43,16 +45,19 @@ def causal_mask(
     (what a KV cache needs), so query i sits at absolute position S - T + i.
 
     Raises:
+        TypeError: ``T`` or ``key_length`` is not an int.
         ValueError: ``T`` < 1 or ``key_length`` < ``T``.
     """
     S = T if key_length is None else key_length
-    if T < 1:
-        raise ValueError(f"T must be >= 1, got {T}")
-    if S < T:
-        raise ValueError(f"key_length ({S}) must be >= T ({T}) for a causal mask")
+    _check_causal_lengths(T, S)
     q_pos = torch.arange(S - T, S, device=device)  # (T,) absolute positions of the queries
     k_pos = torch.arange(S, device=device)  # (S,)
     return k_pos[None, :] <= q_pos[:, None]  # (T, S)
+
+
+def _check_causal_lengths(T: int, S: int) -> None:
+    check_positive_int("T", T)
+    check_int("key_length", S, minimum=T)
 
 
 def padding_mask(lengths_or_pad: Tensor, max_len: int | None = None) -> Tensor:
@@ -68,9 +73,10 @@ def padding_mask(lengths_or_pad: Tensor, max_len: int | None = None) -> Tensor:
     ``mask[:, None, None, :]`` (``MultiHeadAttention`` does this for its ``key_mask``).
 
     Raises:
-        TypeError: the tensor is neither boolean nor integer.
+        TypeError: the argument is not a tensor, or neither boolean nor integer.
         ValueError: wrong number of dimensions, negative lengths, or lengths above ``max_len``.
     """
+    check_tensor("lengths_or_pad", lengths_or_pad)
     if lengths_or_pad.dtype == torch.bool:
         if lengths_or_pad.dim() != 2:
             raise ValueError(
@@ -108,10 +114,17 @@ def _check_rows(mask: Tensor, scores_shape: torch.Size) -> None:
         )
 
 
-def _check_mask(mask: Tensor, scores_shape: torch.Size) -> None:
+def _check_bool(name: str, mask: object, meaning: str) -> None:
     if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
-        raise TypeError(f"mask must be a boolean tensor (True = may attend), got {got}")
+        raise TypeError(f"{name} must be a boolean tensor ({meaning}), got {got}")
+
+
+def _check_mask(mask: Tensor | None, scores_shape: torch.Size) -> None:
+    """A boolean mask (None: no mask) that broadcasts to the scores and leaves no row empty."""
+    if mask is None:
+        return
+    _check_bool("mask", mask, "True = may attend")
     try:
         shape = torch.broadcast_shapes(mask.shape, scores_shape)
     except RuntimeError:
@@ -122,6 +135,28 @@ def _check_mask(mask: Tensor, scores_shape: torch.Size) -> None:
             f"{tuple(scores_shape)} (..., T, S)"
         )
     _check_rows(mask, scores_shape)
+
+
+def _check_attention_args(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
+                          dropout_p: float) -> None:
+    """The arguments of ``scaled_dot_product_attention``; the mask against the scores' shape."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, t)
+    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
+        raise ValueError(
+            f"q, k, v must have at least 2 dims (..., length, width), got shapes "
+            f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
+        )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share their last size d_k, got {q.shape[-1]} and "
+                         f"{k.shape[-1]}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must have the same length S, got {k.shape[-2]} and "
+                         f"{v.shape[-2]}")
+    check_number("dropout_p", dropout_p, low=0.0, high=1.0, high_open=True)
+    if mask is not None:  # the scores Q Kᵀ are (..., T, S), the batch dimensions broadcast
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+        _check_mask(mask, torch.Size((*batch, q.shape[-2], k.shape[-2])))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -157,26 +192,13 @@ def scaled_dot_product_attention(
             attend to nothing (the message lists which rows), or ``dropout_p`` outside [0, 1).
         TypeError: a non-boolean mask.
     """
-    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
-        raise ValueError(
-            f"q, k, v must have at least 2 dims (..., length, width), got shapes "
-            f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
-        )
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must share their last size d_k, got {q.shape[-1]} and "
-                         f"{k.shape[-1]}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same length S, got {k.shape[-2]} and "
-                         f"{v.shape[-2]}")
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
+    _check_attention_args(q, k, v, mask, dropout_p)
     d_k = q.shape[-1]
     # Step 1: similarity of every query with every key, scaled so that the scores keep unit
     # variance when q and k have unit-variance entries (otherwise softmax saturates).
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T, S)
     # Step 2: forbid masked pairs; exp(-inf) = 0 makes their weights exactly zero.
     if mask is not None:
-        _check_mask(mask, scores.shape)
         scores = scores.masked_fill(~mask, float("-inf"))
     # Step 3: each query's weights over the keys form a probability distribution.
     weights = torch.softmax(scores, dim=-1)  # (..., T, S)
@@ -224,6 +246,25 @@ def apply_rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
+def _check_append(k: Tensor, v: Tensor, length: int, max_len: int,
+                  storage: Tensor | None) -> None:
+    """k, v (B, H, T, Dh) that fit a cache holding ``length`` of ``max_len`` positions, in its
+    ``storage`` (B, H, max_len, Dh) once allocated."""
+    check_tensor("k", k, ndim=4)
+    check_tensor("v", v, ndim=4)
+    if v.shape[:3] != k.shape[:3]:
+        raise ValueError(f"k {tuple(k.shape)} and v {tuple(v.shape)} must agree in (B, H, T)")
+    if length + k.shape[2] > max_len:
+        raise ValueError(
+            f"KV cache holds {length} positions and cannot take {k.shape[2]} more: max_len is "
+            f"{max_len}"
+        )
+    stored = None if storage is None else (storage.shape[0], storage.shape[1], storage.shape[3])
+    if stored is not None and (k.shape[0], k.shape[1], k.shape[3]) != stored:
+        raise ValueError(f"k of shape {tuple(k.shape)} does not fit a cache of (B, H, Dh) = "
+                         f"{stored}")
+
+
 class KVCache:
     """Keys and values of earlier positions for one attention layer, for fast generation.
 
@@ -233,8 +274,7 @@ class KVCache:
     """
 
     def __init__(self, max_len: int) -> None:
-        if max_len < 1:
-            raise ValueError(f"max_len must be >= 1, got {max_len}")
+        check_positive_int("max_len", max_len)
         self.max_len = max_len
         self.k: Tensor | None = None
         self.v: Tensor | None = None
@@ -254,22 +294,11 @@ class KVCache:
         Raises:
             ValueError: the cache would exceed ``max_len`` or the shapes disagree with it.
         """
+        _check_append(k, v, self.length, self.max_len, self.k)
         B, H, T, Dh = k.shape
-        if v.shape[:3] != k.shape[:3]:
-            raise ValueError(f"k {tuple(k.shape)} and v {tuple(v.shape)} must agree in (B, H, T)")
-        if self.length + T > self.max_len:
-            raise ValueError(
-                f"KV cache holds {self.length} positions and cannot take {T} more: max_len is "
-                f"{self.max_len}"
-            )
         if self.k is None or self.v is None:
             self.k = k.new_empty(B, H, self.max_len, Dh)
             self.v = v.new_empty(B, H, self.max_len, v.shape[-1])
-        elif (B, H, Dh) != (self.k.shape[0], self.k.shape[1], self.k.shape[3]):
-            raise ValueError(
-                f"k of shape {tuple(k.shape)} does not fit a cache of (B, H, Dh) = "
-                f"{(self.k.shape[0], self.k.shape[1], self.k.shape[3])}"
-            )
         start, self.length = self.length, self.length + T
         self.k[:, :, start : self.length] = k
         self.v[:, :, start : self.length] = v
@@ -279,6 +308,27 @@ class KVCache:
 # ----------------------------------------------------------------------------------------------
 # Multi-head attention
 # ----------------------------------------------------------------------------------------------
+
+
+def _merge_masks(
+    mask: Tensor | None, key_mask: Tensor | None, is_causal: bool, fused: bool, T: int, S: int,
+    device: torch.device,
+) -> tuple[Tensor | None, bool]:
+    """One boolean mask for scores (B, H, T, S): ``mask`` AND ``key_mask`` (B, S) AND, with
+    ``is_causal``, a causal mask; None when nothing masks. Also whether the fused kernel's own
+    causal flag stands in for the causal mask."""
+    if key_mask is not None:
+        key_mask = key_mask[:, None, None, :]  # (B, 1, 1, S)
+    masks = [m for m in (mask, key_mask) if m is not None]
+    # A single new query is the last position and may see every key: no causal mask needed.
+    # The fused kernel's own causal flag is used when nothing else masks and T == S.
+    causal_flag = fused and is_causal and T > 1 and not masks and T == S
+    if is_causal and T > 1 and not causal_flag:
+        masks.append(causal_mask(T, device, key_length=S))  # (T, S)
+    full_mask = None
+    for m in masks:
+        full_mask = m if full_mask is None else full_mask & m
+    return full_mask, causal_flag
 
 
 class MultiHeadAttention(nn.Module):
@@ -308,12 +358,11 @@ class MultiHeadAttention(nn.Module):
         rotary: bool = False,
     ) -> None:
         super().__init__()
-        if d_model < 1 or n_heads < 1:
-            raise ValueError(f"d_model ({d_model}) and n_heads ({n_heads}) must be >= 1")
+        check_positive_int("d_model", d_model)
+        check_positive_int("n_heads", n_heads)
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
         if rotary and (d_model // n_heads) % 2:
             raise ValueError(f"rotary needs an even head width, got {d_model // n_heads}")
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
@@ -334,17 +383,45 @@ class MultiHeadAttention(nn.Module):
             k, v = F.linear(key, w[D : 2 * D], b_k), F.linear(value, w[2 * D :], b_v)
         return q, k, v
 
+    def _check_inputs(self, query: Tensor, key: Tensor | None, value: Tensor | None,
+                      mask: Tensor | None, key_mask: Tensor | None,
+                      kv_cache: KVCache | None) -> None:
+        """The arguments of ``forward``, after ``key`` and ``value`` default to ``query``."""
+        if key is None or value is None:
+            raise ValueError("key and value must be given together (or both omitted)")
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            check_tensor(name, t)
+        if query.dim() != 3 or query.shape[-1] != self.d_model:
+            raise ValueError(f"query must be (B, T, {self.d_model}), got {tuple(query.shape)}")
+        if key.dim() != 3 or key.shape[-1] != self.d_model or value.shape[:2] != key.shape[:2]:
+            raise ValueError(
+                f"key and value must be (B, S, {self.d_model}) of the same B and S, got "
+                f"{tuple(key.shape)} and {tuple(value.shape)}"
+            )
+        self_attention = key is query and value is query
+        if kv_cache is not None and not self_attention:
+            raise ValueError("kv_cache is only supported for self-attention")
+        if self.rotary and not self_attention:
+            raise ValueError("rotary positions are only supported for self-attention")
+        if mask is not None:
+            _check_bool("mask", mask, "True = may attend")
+            if mask.dim() not in (2, 4):
+                raise ValueError(
+                    f"mask must be (T, S) or (B, 1 or H, T, S), got {mask.dim()} dims "
+                    f"{tuple(mask.shape)}; add the head dimension to a (B, T, S) mask with "
+                    "mask[:, None]"
+                )
+        if key_mask is not None:
+            _check_bool("key_mask", key_mask, "True = real key")
+            B, S = query.shape[0], (len(kv_cache) if kv_cache is not None else 0) + key.shape[1]
+            if key_mask.shape != (B, S):
+                raise ValueError(f"key_mask must be (B, S) = {(B, S)}, got "
+                                 f"{tuple(key_mask.shape)}")
+
     def forward(
-        self,
-        query: Tensor,
-        key: Tensor | None = None,
-        value: Tensor | None = None,
-        *,
-        mask: Tensor | None = None,
-        key_mask: Tensor | None = None,
-        is_causal: bool = False,
-        kv_cache: KVCache | None = None,
-        need_weights: bool | None = None,
+        self, query: Tensor, key: Tensor | None = None, value: Tensor | None = None, *,
+        mask: Tensor | None = None, key_mask: Tensor | None = None, is_causal: bool = False,
+        kv_cache: KVCache | None = None, need_weights: bool | None = None,
         average_heads: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """Attend from ``query`` to ``key``/``value`` (both default to ``query``).
@@ -367,39 +444,11 @@ class MultiHeadAttention(nn.Module):
         """
         if key is None and value is None:
             key = value = query
-        elif key is None or value is None:
-            raise ValueError("key and value must be given together (or both omitted)")
-        if query.dim() != 3 or query.shape[-1] != self.d_model:
-            raise ValueError(f"query must be (B, T, {self.d_model}), got {tuple(query.shape)}")
-        if key.dim() != 3 or key.shape[-1] != self.d_model or value.shape[:2] != key.shape[:2]:
-            raise ValueError(
-                f"key and value must be (B, S, {self.d_model}) of the same B and S, got "
-                f"{tuple(key.shape)} and {tuple(value.shape)}"
-            )
-        self_attention = key is query and value is query
-        if kv_cache is not None and not self_attention:
-            raise ValueError("kv_cache is only supported for self-attention")
-        if self.rotary and not self_attention:
-            raise ValueError("rotary positions are only supported for self-attention")
-        if mask is not None and mask.dtype != torch.bool:
-            raise TypeError(f"mask must be a boolean tensor (True = may attend), got {mask.dtype}")
-        if mask is not None and mask.dim() not in (2, 4):
-            raise ValueError(
-                f"mask must be (T, S) or (B, 1 or H, T, S), got {mask.dim()} dims "
-                f"{tuple(mask.shape)}; add the head dimension to a (B, T, S) mask with "
-                "mask[:, None]"
-            )
+        self._check_inputs(query, key, value, mask, key_mask, kv_cache)
         B, T, _ = query.shape
         H, Dh = self.n_heads, self.d_head
         past = len(kv_cache) if kv_cache is not None else 0
         S = past + key.shape[1]  # keys seen: cached ones, then the new ones
-        if key_mask is not None:
-            if key_mask.dtype != torch.bool:
-                raise TypeError(f"key_mask must be boolean (True = real key), got {key_mask.dtype}")
-            if key_mask.shape != (B, S):
-                raise ValueError(f"key_mask must be (B, S) = {(B, S)}, got "
-                                 f"{tuple(key_mask.shape)}")
-            key_mask = key_mask[:, None, None, :]  # (B, 1, 1, S)
 
         q, k, v = self._project(query, key, value)  # (B, T, D), (B, S, D), (B, S, D)
         q = q.view(B, T, H, Dh).transpose(1, 2)  # (B, H, T, Dh)
@@ -413,20 +462,10 @@ class MultiHeadAttention(nn.Module):
 
         want_weights = (not self.use_sdpa) if need_weights is None else need_weights
         fused = self.use_sdpa and not want_weights
-        masks = [m for m in (mask, key_mask) if m is not None]
-        # A single new query is the last position and may see every key: no causal mask needed.
-        # The fused kernel's own causal flag is used when nothing else masks and T == S.
-        causal_flag = fused and is_causal and T > 1 and not masks and T == S
-        if is_causal and T > 1 and not causal_flag:
-            masks.append(causal_mask(T, query.device, key_length=S))  # (T, S)
-        full_mask = None
-        for m in masks:
-            full_mask = m if full_mask is None else full_mask & m
-
+        full_mask, causal_flag = _merge_masks(mask, key_mask, is_causal, fused, T, S, query.device)
         p = self.dropout if self.training else 0.0
         if fused:
-            if full_mask is not None:
-                _check_mask(full_mask, torch.Size((B, H, T, S)))
+            _check_mask(full_mask, torch.Size((B, H, T, S)))  # the explicit path checks inside
             out = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=full_mask, dropout_p=p, is_causal=causal_flag
             )  # (B, H, T, Dh)
@@ -470,6 +509,14 @@ class MultiHeadAttention(nn.Module):
 # ----------------------------------------------------------------------------------------------
 
 
+def _check_table_size(max_len: int, d_model: int, *, even: bool = False) -> None:
+    """A positional table of ``max_len`` positions and width ``d_model`` (even for sines)."""
+    check_positive_int("max_len", max_len)
+    check_positive_int("d_model", d_model)
+    if even and d_model % 2:
+        raise ValueError(f"d_model must be even for sinusoidal positions, got {d_model}")
+
+
 def _check_positions(T: int, offset: int, max_len: int) -> None:
     if offset < 0 or offset + T > max_len:
         raise ValueError(
@@ -486,10 +533,7 @@ class SinusoidalPositionalEncoding(nn.Module):
 
     def __init__(self, d_model: int, max_len: int = 512, base: float = 10000.0) -> None:
         super().__init__()
-        if d_model < 2 or d_model % 2:
-            raise ValueError(f"d_model must be even and >= 2, got {d_model}")
-        if max_len < 1:
-            raise ValueError(f"max_len must be >= 1, got {max_len}")
+        _check_table_size(max_len, d_model, even=True)
         self.d_model, self.max_len = d_model, max_len
         pos = torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
         two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (D/2,)
@@ -510,8 +554,7 @@ class LearnedPositionalEncoding(nn.Module):
 
     def __init__(self, max_len: int, d_model: int) -> None:
         super().__init__()
-        if max_len < 1 or d_model < 1:
-            raise ValueError(f"max_len ({max_len}) and d_model ({d_model}) must be >= 1")
+        _check_table_size(max_len, d_model)
         self.max_len = max_len
         self.embedding = nn.Embedding(max_len, d_model)
 

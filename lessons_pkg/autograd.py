@@ -34,6 +34,8 @@ import random
 from collections.abc import Iterable, Sequence
 from numbers import Real
 
+from lessons_pkg._checks import check_int_sequence, check_positive_int
+
 __all__ = ["Layer", "MLP", "Neuron", "Value", "dot", "graph", "vsum"]
 
 # Shared local-gradient tuples: fewer allocations per node (and less work for the collector).
@@ -335,10 +337,7 @@ class Neuron:
     """
 
     def __init__(self, n_in: int, nonlin: bool = True, rng: random.Random | None = None) -> None:
-        if isinstance(n_in, bool) or not isinstance(n_in, int):
-            raise TypeError(f"n_in must be an int, got {type(n_in).__name__}")
-        if n_in < 1:
-            raise ValueError(f"n_in must be at least 1, got {n_in}")
+        check_positive_int("n_in", n_in)
         rng = rng if rng is not None else random.Random(0)
         self.w = [Value(rng.uniform(-1.0, 1.0)) for _ in range(n_in)]
         self.b = Value(0.0)
@@ -369,8 +368,7 @@ class Layer:
     def __init__(
         self, n_in: int, n_out: int, nonlin: bool = True, rng: random.Random | None = None
     ) -> None:
-        if isinstance(n_out, bool) or not isinstance(n_out, int) or n_out < 1:
-            raise ValueError(f"n_out must be a positive int, got {n_out!r}")
+        check_positive_int("n_out", n_out)
         rng = rng if rng is not None else random.Random(0)
         self.neurons = [Neuron(n_in, nonlin, rng) for _ in range(n_out)]
 
@@ -408,8 +406,7 @@ class MLP:
     def __init__(
         self, n_in: int, n_outs: Sequence[int], *, seed: int = 0, rng: random.Random | None = None
     ) -> None:
-        if len(n_outs) == 0:
-            raise ValueError("n_outs must list at least one layer size, got an empty list")
+        check_int_sequence("n_outs", n_outs, min_length=1)
         rng = rng if rng is not None else random.Random(seed)
         sizes = [n_in, *n_outs]
         self.layers = [

@@ -25,6 +25,13 @@ from collections.abc import Sequence
 
 import torch
 
+from lessons_pkg._checks import (
+    check_choice,
+    check_int_sequence,
+    check_number,
+    check_shape,
+    check_tensor,
+)
 from lessons_pkg.losses import cross_entropy, mse_loss
 
 __all__ = [
@@ -65,11 +72,6 @@ def _softmax_minus_onehot(logits: torch.Tensor, targets: torch.Tensor) -> torch.
     return grad
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
-
 class MLP:
     """A multilayer perceptron on plain tensors whose gradients come from hand-written backprop.
 
@@ -96,14 +98,9 @@ class MLP:
         device: torch.device | str | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        sizes = list(sizes)
-        if len(sizes) < 2:
-            raise ValueError(f"sizes must list at least inputs and outputs, got {sizes}")
-        for n in sizes:
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"sizes must be positive ints, got {sizes}")
-        _check_choice("activation", activation, ACTIVATIONS)
-        _check_choice("loss", loss, LOSSES)
+        sizes = check_int_sequence("sizes", list(sizes), min_length=2)  # inputs ... outputs
+        check_choice("activation", activation, ACTIVATIONS)
+        check_choice("loss", loss, LOSSES)
         if not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating dtype, got {dtype}")
         self.sizes, self.activation, self.loss_name = sizes, activation, loss
@@ -132,12 +129,10 @@ class MLP:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs z_L for inputs ``x`` (B, n_0); caches every a_{l-1} and z_l for ``backward``."""
         W0 = self.weights[0]
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        check_tensor("x", x)
         if x.dtype != W0.dtype:
             raise TypeError(f"x must have the parameters' dtype {W0.dtype}, got {x.dtype}")
-        if x.dim() != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(f"x must have shape (B, {self.sizes[0]}), got {tuple(x.shape)}")
+        check_shape("x", x, ("B", self.sizes[0]))
         if x.device != W0.device:
             raise ValueError(f"x is on {x.device} but the parameters are on {W0.device}")
         self._inputs, self._pre = [], []
@@ -152,22 +147,19 @@ class MLP:
     __call__ = forward
 
     def _check_targets(self, targets: torch.Tensor, out: torch.Tensor) -> None:
-        if not isinstance(targets, torch.Tensor):
-            raise TypeError(f"targets must be a torch.Tensor, got {type(targets).__name__}")
+        """Class indices in [0, C) for cross-entropy, else values shaped and typed like ``out``."""
         if self.loss_name == "cross_entropy":
-            if targets.is_floating_point() or targets.dtype == torch.bool:
-                raise TypeError(f"targets must be integer class indices, got {targets.dtype}")
-            if targets.shape != out.shape[:1]:
+            check_shape("targets", targets, (out.shape[0],), floating=False)
+            bad = (targets < 0) | (targets >= out.shape[1])
+            if bad.any():
                 raise ValueError(
-                    f"targets must have shape ({out.shape[0]},), got {tuple(targets.shape)}"
+                    f"targets must lie in [0, {out.shape[1]}), got {targets[bad][0].item()}"
                 )
         else:
+            check_tensor("targets", targets)
             if targets.dtype != out.dtype:
                 raise TypeError(f"targets must have dtype {out.dtype}, got {targets.dtype}")
-            if targets.shape != out.shape:
-                raise ValueError(
-                    f"targets must have shape {tuple(out.shape)}, got {tuple(targets.shape)}"
-                )
+            check_shape("targets", targets, tuple(out.shape))
 
     def _output(self) -> torch.Tensor:
         if not self._pre:
@@ -188,8 +180,6 @@ class MLP:
         self._check_targets(targets, out)
         B = out.shape[0]
         if self.loss_name == "cross_entropy":
-            if ((targets < 0) | (targets >= out.shape[1])).any():
-                raise ValueError(f"targets must lie in [0, {out.shape[1]})")
             delta = _softmax_minus_onehot(out, targets) / B  # (B, C)
         else:
             delta = 2 * (out - targets) / out.numel()  # (B, C)
@@ -207,8 +197,7 @@ class MLP:
     @torch.no_grad()
     def step(self, lr: float) -> None:
         """Plain gradient descent with the last gradients: θ ← θ − lr·∂L/∂θ."""
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr}")
+        check_number("lr", lr, low=0.0, low_open=True)
         if not self.grads:
             raise RuntimeError("call backward(targets) before step(lr)")
         for name, p in self.named_parameters().items():
@@ -246,7 +235,7 @@ class ActivationFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, name: str) -> torch.Tensor:
-        _check_choice("name", name, ACTIVATIONS)
+        check_choice("name", name, ACTIVATIONS)
         a = _activate(name, z)
         ctx.name = name
         ctx.save_for_backward(z, a)

@@ -18,26 +18,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lessons_pkg._checks import (
+    check_int_sequence,
+    check_number,
+    check_positive_int,
+    check_shape,
+    check_tensor,
+)
 from lessons_pkg.device import model_device, to_device
 
 IMAGE_SIDE = 8  # the digits are 8×8
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+def _check_head(n_classes: int, dropout: float) -> None:
+    check_positive_int("n_classes", n_classes)
+    check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
 
 
-def _check_dropout(dropout: Any) -> None:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-
-
-def _check_float_input(x: Any) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+def _check_cnn_sizes(channels: Sequence[int], hidden: int, n_classes: int, dropout: float) -> None:
+    check_int_sequence("channels", channels, length=3)
+    check_positive_int("hidden", hidden)
+    _check_head(n_classes, dropout)
 
 
 class MLPClassifier(nn.Module):
@@ -58,13 +59,9 @@ class MLPClassifier(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_positive_int("in_features", in_features)
-        _check_positive_int("n_classes", n_classes)
-        _check_dropout(dropout)
-        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
-            raise TypeError(f"hidden must be a sequence of ints, got {type(hidden).__name__}")
-        for width in hidden:
-            _check_positive_int("each hidden width", width)
+        check_positive_int("in_features", in_features)
+        _check_head(n_classes, dropout)
+        check_int_sequence("hidden", hidden)
         self.in_features = in_features
         layers: list[nn.Module] = []
         width_in = in_features
@@ -76,7 +73,7 @@ class MLPClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, ...) with ``in_features`` values per example → logits (B, K)."""
-        _check_float_input(x)
+        check_tensor("x", x, floating=True)
         if x.ndim < 2 or x[0].numel() != self.in_features:
             raise ValueError(
                 f"x must have shape (B, ...) with {self.in_features} values per example, "
@@ -112,15 +109,7 @@ class DigitsCNN(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence):
-            raise TypeError(f"channels must be a sequence of 3 ints, got {type(channels).__name__}")
-        if len(channels) != 3:
-            raise ValueError(f"channels must hold 3 ints (one per conv), got {len(channels)}")
-        for width in channels:
-            _check_positive_int("each entry of channels", width)
-        _check_positive_int("hidden", hidden)
-        _check_positive_int("n_classes", n_classes)
-        _check_dropout(dropout)
+        _check_cnn_sizes(channels, hidden, n_classes, dropout)
         c1, c2, c3 = channels
         self.conv1 = nn.Conv2d(1, c1, kernel_size=3, padding=1)
         self.conv2 = nn.Conv2d(c1, c2, kernel_size=3, padding=1)
@@ -133,9 +122,7 @@ class DigitsCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, 1, 8, 8) pixel intensities → logits (B, K)."""
-        _check_float_input(x)
-        if x.ndim != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIDE, IMAGE_SIDE):
-            raise ValueError(f"x must have shape (B, 1, 8, 8), got {tuple(x.shape)}")
+        check_shape("x", x, ("B", 1, IMAGE_SIDE, IMAGE_SIDE), floating=True)
         x = self.pool(F.relu(self.conv1(x)))  # (B, c1, 4, 4)
         x = self.pool(F.relu(self.conv2(x)))  # (B, c2, 2, 2)
         x = F.relu(self.conv3(x))  # (B, c3, 2, 2)

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from lessons_pkg._checks import check_seed
+
 _DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 
 #: The environment of the reproducible CPU mode: its one definition. Every page's setup cell is
@@ -106,10 +108,7 @@ def set_seed(seed: int) -> None:
         TypeError: ``seed`` is not an integer.
         ValueError: ``seed`` is negative or does not fit in 32 bits (NumPy's limit).
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    check_seed("seed", seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # seeds every CUDA device too

@@ -26,6 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lessons_pkg._checks import (
+    check_choice,
+    check_generator,
+    check_positive_int,
+    check_same_shape,
+    check_shape,
+    check_tensor,
+)
+
 __all__ = [
     "LOSSES",
     "GAN",
@@ -53,20 +62,6 @@ LOSSES = ("minimax", "nonsaturating", "hinge", "wgan-gp")
 DIGIT_SHAPE = (1, 8, 8)
 
 
-def _check_int(name: str, value: int, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _check_latent(z: Tensor, z_dim: int) -> None:
-    if not isinstance(z, Tensor):
-        raise TypeError(f"z must be a tensor, got {type(z).__name__}")
-    if z.dim() != 2 or z.shape[1] != z_dim:
-        raise ValueError(f"z must have shape (B, {z_dim}), got {tuple(z.shape)}")
-
-
 def _maybe_sn(layer: nn.Module, use: bool) -> nn.Module:
     return nn.utils.parametrizations.spectral_norm(layer) if use else layer
 
@@ -79,8 +74,9 @@ def sample_latent(
 
     ``device`` defaults to the ``generator``'s device when a generator is given.
     """
-    _check_int("n", n)
-    _check_int("z_dim", z_dim)
+    check_positive_int("n", n)
+    check_positive_int("z_dim", z_dim)
+    check_generator("generator", generator)
     if generator is not None:
         device = generator.device if device is None else device
     return torch.randn(n, z_dim, device=device, generator=generator)  # (n, Z)
@@ -101,7 +97,7 @@ class Generator2D(nn.Module):
         super().__init__()
         for name, value in (("z_dim", z_dim), ("hidden", hidden), ("n_layers", n_layers),
                             ("data_dim", data_dim)):
-            _check_int(name, value)
+            check_positive_int(name, value)
         self.z_dim, self.data_dim = z_dim, data_dim
         layers: list[nn.Module] = []
         width = z_dim
@@ -112,7 +108,7 @@ class Generator2D(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        _check_latent(z, self.z_dim)
+        check_shape("z", z, ("B", self.z_dim))
         return self.net(z)  # (B, X)
 
     @torch.no_grad()
@@ -139,7 +135,7 @@ class Discriminator2D(nn.Module):
         super().__init__()
         for name, value in (("data_dim", data_dim), ("hidden", hidden), ("n_layers", n_layers),
                             ("pack", pack)):
-            _check_int(name, value)
+            check_positive_int(name, value)
         self.data_dim, self.pack = data_dim, pack
         layers: list[nn.Module] = []
         width = data_dim * pack
@@ -150,8 +146,7 @@ class Discriminator2D(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 2 or x.shape[1] != self.data_dim:
-            raise ValueError(f"x must have shape (B, {self.data_dim}), got {tuple(x.shape)}")
+        check_shape("x", x, ("B", self.data_dim))
         B = x.shape[0]
         if B % self.pack:
             raise ValueError(f"batch size ({B}) must be divisible by pack ({self.pack})")
@@ -169,8 +164,8 @@ class DigitsGenerator(nn.Module):
 
     def __init__(self, z_dim: int = 32, channels: int = 32):
         super().__init__()
-        _check_int("z_dim", z_dim)
-        _check_int("channels", channels)
+        check_positive_int("z_dim", z_dim)
+        check_positive_int("channels", channels)
         self.z_dim, self.channels = z_dim, channels
         self.project = nn.Sequential(
             nn.Linear(z_dim, 2 * channels * 4 * 4), nn.BatchNorm1d(2 * channels * 4 * 4), nn.ReLU()
@@ -184,7 +179,7 @@ class DigitsGenerator(nn.Module):
         )
 
     def forward(self, z: Tensor) -> Tensor:
-        _check_latent(z, self.z_dim)
+        check_shape("z", z, ("B", self.z_dim))
         B = z.shape[0]
         h = self.project(z).view(B, 2 * self.channels, 4, 4)  # (B, 2C, 4, 4)
         return torch.sigmoid(self.net(h))  # (B, 1, 8, 8)
@@ -206,7 +201,7 @@ class DigitsDiscriminator(nn.Module):
 
     def __init__(self, channels: int = 32, spectral_norm: bool = False):
         super().__init__()
-        _check_int("channels", channels)
+        check_positive_int("channels", channels)
         c = channels
         self.net = nn.Sequential(
             _maybe_sn(nn.Conv2d(1, c, 3, padding=1), spectral_norm),  # (B, C, 8, 8)
@@ -220,8 +215,7 @@ class DigitsDiscriminator(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4 or tuple(x.shape[1:]) != DIGIT_SHAPE:
-            raise ValueError(f"x must have shape (B, 1, 8, 8), got {tuple(x.shape)}")
+        check_shape("x", x, ("B", *DIGIT_SHAPE))
         return self.net(x).squeeze(1)  # (B,)
 
 
@@ -291,11 +285,7 @@ def gradient_penalty(
     ``x̂ = ε·x + (1 - ε)·x̃`` with one ``ε ~ U(0, 1)`` per example. The graph is kept
     (``create_graph=True``) so the penalty can be back-propagated into D.
     """
-    if real.shape != fake.shape:
-        raise ValueError(
-            f"real and fake must have the same shape, got {tuple(real.shape)} and "
-            f"{tuple(fake.shape)}"
-        )
+    check_same_shape("real", real, "fake", fake)
     B = real.shape[0]
     eps = torch.rand(B, *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype,
                      generator=generator)  # (B, 1, ...)
@@ -331,9 +321,20 @@ _G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def _check_loss(loss: str) -> None:
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+def _check_step_args(G: nn.Module, real: Tensor, z_dim: int | None, loss: str,
+                     d_steps: int) -> int:
+    """The arguments of ``gan_step``; returns the latent size, ``G.z_dim`` when not given."""
+    check_choice("loss", loss, LOSSES)
+    check_positive_int("d_steps", d_steps)
+    if z_dim is None:
+        z_dim = getattr(G, "z_dim", None)
+        if z_dim is None:
+            raise ValueError("z_dim must be given when G has no z_dim attribute")
+    check_positive_int("z_dim", z_dim)
+    check_tensor("real", real)
+    if real.dim() < 2 or real.shape[0] < 1:
+        raise ValueError(f"real must be a batch tensor (B, ...), got {tuple(real.shape)}")
+    return z_dim
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ def discriminator_step(
     G runs under ``no_grad``: no graph is built through it, its parameters receive no gradient and
     are not changed.
     """
-    _check_loss(loss)
+    check_choice("loss", loss, LOSSES)
     with torch.no_grad():
         fake = G(z)
     if fake.shape != real.shape:
@@ -384,7 +385,7 @@ def generator_step(
     D's parameters are switched to ``requires_grad=False`` for the step (then restored), so D gets
     no gradient and is not changed; the gradient still flows through D into G.
     """
-    _check_loss(loss)
+    check_choice("loss", loss, LOSSES)
     flags = [p.requires_grad for p in D.parameters()]
     D.requires_grad_(False)
     try:
@@ -421,16 +422,7 @@ def gan_step(
         ``{"d_loss", "g_loss", "real_score", "fake_score"}`` (plus ``"gp"`` for WGAN-GP) as floats,
         the D values from the last D update.
     """
-    _check_loss(loss)
-    _check_int("d_steps", d_steps)
-    if z_dim is None:
-        z_dim = getattr(G, "z_dim", None)
-        if z_dim is None:
-            raise ValueError("z_dim must be given when G has no z_dim attribute")
-    _check_int("z_dim", z_dim)
-    if not isinstance(real, Tensor) or real.dim() < 2 or real.shape[0] < 1:
-        shape = tuple(real.shape) if isinstance(real, Tensor) else type(real).__name__
-        raise ValueError(f"real must be a batch tensor (B, ...), got {shape}")
+    z_dim = _check_step_args(G, real, z_dim, loss, d_steps)
     B = real.shape[0]
     for _ in range(d_steps):
         z = sample_latent(B, z_dim, real.device, generator)
@@ -451,7 +443,7 @@ def make_gan_step_fn(
     tuple/list whose first element is (labels are ignored). Pass ``optimizer={"g": opt_g,
     "d": opt_d}`` to ``fit`` so checkpoints include both optimizers.
     """
-    _check_loss(loss)
+    check_choice("loss", loss, LOSSES)
 
     def step_fn(model: nn.Module, batch: object) -> dict[str, float]:
         if not (isinstance(getattr(model, "G", None), nn.Module)

@@ -9,11 +9,10 @@ Shapes: N images ``(N, 1, 8, 8)`` with intensities in [0, 1], K = 10 classes.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
+from lessons_pkg._checks import check_number, check_shape
 from lessons_pkg.cnn import DigitsCNN, classification_loss
 from lessons_pkg.data.digits import digits_loaders
 from lessons_pkg.device import model_device, set_seed
@@ -54,6 +53,27 @@ def train_digits_judge(
     return judge.eval()
 
 
+def _check_samples(images: Tensor, confidence: float) -> None:
+    """(N, 1, 8, 8) floating images in [0, 1], N >= 1, and a confidence in (0, 1)."""
+    check_shape("images", images, ("N", *IMAGE_SHAPE), floating=True)
+    if images.shape[0] < 1:
+        raise ValueError(f"images must have shape (N, 1, 8, 8) with N >= 1, got "
+                         f"{tuple(images.shape)}")
+    low, high = images.min().item(), images.max().item()
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"images must lie in [0, 1] (the scale the judge was trained on), got values in "
+            f"[{low:.3g}, {high:.3g}]"
+        )
+    check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def _check_judge_output(logits: Tensor, n: int) -> None:
+    if logits.dim() != 2 or logits.shape[0] != n:
+        raise ValueError(f"judge must return logits (N, K) with N = {n}, got "
+                         f"{tuple(logits.shape)}")
+
+
 @torch.no_grad()
 def judge_samples(judge: nn.Module, images: Tensor, confidence: float = 0.9) -> dict:
     """Score generated digits with a trained classifier.
@@ -70,24 +90,7 @@ def judge_samples(judge: nn.Module, images: Tensor, confidence: float = 0.9) -> 
         class by arg-max, confident or not), ``max_class_share`` (the largest of those counts
         over N; 1/K is perfectly even), ``classes_present`` (classes with at least one sample).
     """
-    if not isinstance(images, Tensor):
-        raise TypeError(f"images must be a tensor, got {type(images).__name__}")
-    if images.dim() != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE or images.shape[0] < 1:
-        raise ValueError(f"images must have shape (N, 1, 8, 8) with N >= 1, got "
-                         f"{tuple(images.shape)}")
-    if not images.is_floating_point():
-        raise TypeError(f"images must be floating point, got {images.dtype}")
-    low, high = images.min().item(), images.max().item()
-    if low < 0 or high > 1:
-        raise ValueError(
-            f"images must lie in [0, 1] (the scale the judge was trained on), got values in "
-            f"[{low:.3g}, {high:.3g}]"
-        )
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not (
-        0 < confidence < 1 and math.isfinite(confidence)
-    ):
-        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
-
+    _check_samples(images, confidence)
     was_training = judge.training
     judge.eval()
     try:
@@ -96,9 +99,7 @@ def judge_samples(judge: nn.Module, images: Tensor, confidence: float = 0.9) -> 
         logits = judge(x)  # (N, K)
     finally:
         judge.train(was_training)
-    if logits.dim() != 2 or logits.shape[0] != images.shape[0]:
-        raise ValueError(f"judge must return logits (N, K) with N = {images.shape[0]}, got "
-                         f"{tuple(logits.shape)}")
+    _check_judge_output(logits, images.shape[0])
     n, k = logits.shape
     top_prob, predicted = logits.float().softmax(dim=1).max(dim=1)  # (N,), (N,)
     histogram = torch.bincount(predicted, minlength=k)  # (K,)

@@ -13,16 +13,11 @@ from __future__ import annotations
 
 import torch
 
+from lessons_pkg._checks import check_choice, check_same_shape, check_tensor
+
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "mse_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _check_float_tensor(x: object, name: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
 
 
 def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -33,9 +28,35 @@ def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     return loss
 
 
-def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+def _check_elementwise_args(names: tuple[str, str], a: object, b: object, reduction: str) -> None:
+    """Two floating tensors of one shape and one dtype (no silent broadcasting or casting), and
+    a known reduction."""
+    name_a, name_b = names
+    check_tensor(name_a, a, floating=True)
+    check_tensor(name_b, b, floating=True)
+    check_choice("reduction", reduction, _REDUCTIONS)
+    check_same_shape(name_a, a, name_b, b)
+    if a.dtype != b.dtype:
+        raise TypeError(f"{name_b} dtype ({b.dtype}) must equal {name_a} dtype ({a.dtype})")
+
+
+def _check_cross_entropy_args(logits: object, targets: object, reduction: str,
+                              ignore_index: int | None) -> None:
+    """Floating logits (*N, C), integer targets (*N,) in [0, C) where not ignored, a reduction."""
+    check_tensor("logits", logits, floating=True)
+    check_tensor("targets", targets, floating=False)
+    check_choice("reduction", reduction, _REDUCTIONS)
+    if logits.dim() < 1 or logits.shape[-1] == 0 or logits.shape[:-1] != targets.shape:
+        raise ValueError(
+            f"logits must have shape (*N, C) and targets (*N,), got {tuple(logits.shape)} and "
+            f"{tuple(targets.shape)}"
+        )
+    C = logits.shape[-1]
+    bad = (targets < 0) | (targets >= C)
+    if ignore_index is not None:
+        bad &= targets != ignore_index
+    if bad.any():
+        raise ValueError(f"targets must lie in [0, {C}), got {targets[bad][0].item()}")
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -52,16 +73,7 @@ def mse_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") 
         TypeError: an argument is not a floating tensor, or the dtypes differ.
         ValueError: the shapes differ (no silent broadcasting), or ``reduction`` is unknown.
     """
-    _check_float_tensor(pred, "pred")
-    _check_float_tensor(target, "target")
-    _check_reduction(reduction)
-    if pred.shape != target.shape:
-        raise ValueError(
-            f"pred and target must have the same shape, got {tuple(pred.shape)} and "
-            f"{tuple(target.shape)}"
-        )
-    if pred.dtype != target.dtype:
-        raise TypeError(f"target dtype ({target.dtype}) must equal pred dtype ({pred.dtype})")
+    _check_elementwise_args(("pred", "target"), pred, target, reduction)
     return _reduce((pred - target) ** 2, reduction)
 
 
@@ -90,25 +102,11 @@ def cross_entropy(
         TypeError: logits are not floating, or targets are not an integer tensor.
         ValueError: shapes disagree, a target is out of range, or ``reduction`` is unknown.
     """
-    _check_float_tensor(logits, "logits")
-    if not isinstance(targets, torch.Tensor):
-        raise TypeError(f"targets must be a torch.Tensor, got {type(targets).__name__}")
-    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
-        raise TypeError(f"targets must be integer class indices (torch.long), got {targets.dtype}")
-    _check_reduction(reduction)
-    if logits.dim() < 1 or logits.shape[-1] == 0 or logits.shape[:-1] != targets.shape:
-        raise ValueError(
-            f"logits must have shape (*N, C) and targets (*N,), got {tuple(logits.shape)} and "
-            f"{tuple(targets.shape)}"
-        )
-    C = logits.shape[-1]
+    _check_cross_entropy_args(logits, targets, reduction, ignore_index)
     if ignore_index is None:
         keep = torch.ones_like(targets, dtype=torch.bool)
     else:
         keep = targets != ignore_index
-    bad = keep & ((targets < 0) | (targets >= C))
-    if bad.any():
-        raise ValueError(f"targets must lie in [0, {C}), got {targets[bad][0].item()}")
     safe = torch.where(keep, targets, torch.zeros_like(targets)).long()
 
     m = logits.amax(dim=-1, keepdim=True).detach()  # (*N, 1); the loss does not depend on m
@@ -138,15 +136,6 @@ def binary_cross_entropy_with_logits(
         TypeError: an argument is not a floating tensor, or the dtypes differ.
         ValueError: the shapes differ, or ``reduction`` is unknown.
     """
-    _check_float_tensor(logits, "logits")
-    _check_float_tensor(targets, "targets")
-    _check_reduction(reduction)
-    if logits.shape != targets.shape:
-        raise ValueError(
-            f"logits and targets must have the same shape, got {tuple(logits.shape)} and "
-            f"{tuple(targets.shape)}"
-        )
-    if logits.dtype != targets.dtype:
-        raise TypeError(f"targets dtype ({targets.dtype}) must equal logits dtype ({logits.dtype})")
+    _check_elementwise_args(("logits", "targets"), logits, targets, reduction)
     softplus = torch.logaddexp(torch.zeros_like(logits), logits)
     return _reduce(softplus - targets * logits, reduction)

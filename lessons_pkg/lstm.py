@@ -27,19 +27,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lessons_pkg._checks import (
+    check_int,
+    check_number,
+    check_positive_int,
+    check_tensor,
+    check_token_batch,
+)
+
 State = tuple[torch.Tensor, torch.Tensor]
 
 
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-
-
 def _check_features(x: torch.Tensor, input_size: int, expected: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    check_tensor("x", x)
     if x.dim() == 0 or x.shape[-1] != input_size:
         raise ValueError(
             f"x must have shape {expected} with input_size={input_size} features in its last "
@@ -48,11 +48,19 @@ def _check_features(x: torch.Tensor, input_size: int, expected: str) -> None:
 
 
 def _check_state_tensor(name: str, t: object, shape: tuple[int, ...]) -> torch.Tensor:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    check_tensor(name, t)
     if tuple(t.shape) != shape:
         raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
     return t
+
+
+def _check_state_pair(state: object, names: str) -> tuple[object, object]:
+    """The two entries of a state ``names`` (e.g. ``"(h, c)"``): a tuple or list of two tensors."""
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise TypeError(f"state must be a tuple {names} of two tensors, got {type(state).__name__}")
+    if state[0] is None or state[1] is None:
+        raise TypeError(f"state must be a tuple {names} of two tensors, got None inside")
+    return state[0], state[1]
 
 
 def _lstm_update(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,8 +115,8 @@ class _RecurrentCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        _check_positive_int("input_size", input_size)
-        _check_positive_int("hidden_size", hidden_size)
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
@@ -169,14 +177,7 @@ class LSTMCell(_RecurrentCell):
         Returns ``(h', c')`` with the shape of the state.
         """
         x, unbatched = self._prepare(x)  # (B, I)
-        if state is None:
-            h = c = None
-        else:
-            if not isinstance(state, (tuple, list)) or len(state) != 2:
-                raise TypeError("state must be a tuple (h, c) of two tensors")
-            h, c = state
-            if h is None or c is None:
-                raise TypeError("state must be a tuple (h, c) of two tensors, got None inside")
+        h, c = (None, None) if state is None else _check_state_pair(state, "(h, c)")
         h = self._state_tensor("state[0] (h)", h, x, unbatched)  # (B, H)
         c = self._state_tensor("state[1] (c)", c, x, unbatched)  # (B, H)
         h, c = lstm_cell(x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -225,11 +226,10 @@ class LSTM(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_positive_int("input_size", input_size)
-        _check_positive_int("hidden_size", hidden_size)
-        _check_positive_int("num_layers", num_layers)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
+        check_positive_int("num_layers", num_layers)
+        check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -270,11 +270,20 @@ class LSTM(nn.Module):
         if state is None:
             zeros = x.new_zeros(L, B, H)
             return zeros, zeros
-        if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise TypeError("state must be a tuple (h0, c0) of two tensors shaped (L, B, H)")
-        h0 = _check_state_tensor("state[0] (h0)", state[0], (L, B, H))
-        c0 = _check_state_tensor("state[1] (c0)", state[1], (L, B, H))
+        h0, c0 = _check_state_pair(state, "(h0, c0)")
+        h0 = _check_state_tensor("state[0] (h0)", h0, (L, B, H))
+        c0 = _check_state_tensor("state[1] (c0)", c0, (L, B, H))
         return h0, c0
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        _check_features(x, self.input_size, "(B, T, input_size) or (T, B, input_size)")
+        if x.dim() != 3:
+            raise ValueError(
+                f"x must be 3-D, (B, T, input_size) with batch_first=True or (T, B, input_size) "
+                f"otherwise, got shape {tuple(x.shape)}"
+            )
+        if x.shape[1 if self.batch_first else 0] == 0:
+            raise ValueError(f"x must have at least one time step, got shape {tuple(x.shape)}")
 
     @staticmethod
     def _check_lengths(lengths: object, B: int, T: int, device: torch.device) -> torch.Tensor:
@@ -326,17 +335,10 @@ class LSTM(nn.Module):
             ``(h_n, c_n)``, each (L, B, H): every layer's state after each sequence's last real
             token.
         """
-        _check_features(x, self.input_size, "(B, T, input_size) or (T, B, input_size)")
-        if x.dim() != 3:
-            raise ValueError(
-                f"x must be 3-D, (B, T, input_size) with batch_first=True or (T, B, input_size) "
-                f"otherwise, got shape {tuple(x.shape)}"
-            )
+        self._check_input(x)
         if not self.batch_first:
             x = x.transpose(0, 1)  # (B, T, I)
         B, T, _ = x.shape
-        if T == 0:
-            raise ValueError(f"x must have at least one time step, got shape {tuple(x.shape)}")
         h0, c0 = self._check_state(state, x)  # each (L, B, H)
 
         valid = None
@@ -376,14 +378,16 @@ class LSTM(nn.Module):
         return outputs, (torch.stack(h_last), torch.stack(c_last))  # state (L, B, H) each
 
 
-def _check_ids(ids: object) -> torch.Tensor:
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"ids must be a torch.Tensor of token ids, got {type(ids).__name__}")
-    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-        raise TypeError(f"ids must hold integer token ids, got dtype {ids.dtype}")
-    if ids.dim() != 2:
-        raise ValueError(f"ids must be 2-D (B, T), got shape {tuple(ids.shape)}")
-    return ids
+def _check_sizes(vocab_size: int, embed_dim: int, n_classes: int | None = None,
+                 pad_id: int | None = None) -> None:
+    """The embedding's sizes; a classifier's ``n_classes`` and ``pad_id`` when given."""
+    check_positive_int("vocab_size", vocab_size)
+    check_positive_int("embed_dim", embed_dim)
+    check_positive_int("n_classes", n_classes, optional=True)
+    if pad_id is not None:
+        check_int("pad_id", pad_id)
+        if not 0 <= pad_id < vocab_size:
+            raise ValueError(f"pad_id must be in [0, vocab_size) = [0, {vocab_size}), got {pad_id}")
 
 
 class LSTMClassifier(nn.Module):
@@ -410,16 +414,7 @@ class LSTMClassifier(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        for name, value in [
-            ("vocab_size", vocab_size),
-            ("embed_dim", embed_dim),
-            ("n_classes", n_classes),
-        ]:
-            _check_positive_int(name, value)
-        if isinstance(pad_id, bool) or not isinstance(pad_id, int):
-            raise TypeError(f"pad_id must be an int, got {type(pad_id).__name__}")
-        if not 0 <= pad_id < vocab_size:
-            raise ValueError(f"pad_id must be in [0, vocab_size) = [0, {vocab_size}), got {pad_id}")
+        _check_sizes(vocab_size, embed_dim, n_classes, pad_id)
         self.pad_id = pad_id
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.lstm = LSTM(embed_dim, hidden_size, num_layers, batch_first=True, dropout=dropout)
@@ -433,7 +428,7 @@ class LSTMClassifier(nn.Module):
 
         Returns logits (B, n_classes).
         """
-        ids = _check_ids(ids)
+        check_token_batch("ids", ids, self.embed.num_embeddings)
         x = self.embed(ids)  # (B, T, E)
         _, (h_n, _) = self.lstm(x, lengths=lengths)  # h_n (L, B, H)
         return self.head(self.drop(h_n[-1]))  # (B, n_classes)
@@ -463,8 +458,7 @@ class LSTMLanguageModel(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_positive_int("vocab_size", vocab_size)
-        _check_positive_int("embed_dim", embed_dim)
+        _check_sizes(vocab_size, embed_dim)
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.lstm = LSTM(embed_dim, hidden_size, num_layers, batch_first=True, dropout=dropout)
@@ -476,7 +470,7 @@ class LSTMLanguageModel(nn.Module):
 
         Returns ``logits`` (B, T, V) and the state after the last token.
         """
-        ids = _check_ids(ids)
+        check_token_batch("ids", ids, self.vocab_size)
         x = self.embed(ids)  # (B, T, E)
         out, state = self.lstm(x, state)  # (B, T, H)
         return self.head(self.drop(out)), state  # (B, T, V)

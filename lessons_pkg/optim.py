@@ -28,12 +28,13 @@ AdamW decouples the decay from the gradient: first θ ← θ(1 − αλ), then t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
+
+from lessons_pkg._checks import check_number
 
 __all__ = ["SGD", "Adam", "AdamW"]
 
@@ -47,24 +48,17 @@ def _materialise(params: Iterable[Any]) -> list[Any]:
     return params
 
 
-def _check_number(name: str, value: object, low: float, *, inclusive: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    ok = value >= low if inclusive else value > low
-    if not ok or math.isnan(value):
-        raise ValueError(f"{name} must be {'>=' if inclusive else '>'} {low}, got {value}")
-
-
 def _check_adam_group(group: dict) -> None:
-    _check_number("lr", group["lr"], 0.0, inclusive=False)
-    _check_number("eps", group["eps"], 0.0, inclusive=True)
-    _check_number("weight_decay", group["weight_decay"], 0.0, inclusive=True)
+    check_number("lr", group["lr"], low=0.0, low_open=True)
+    check_number("eps", group["eps"], low=0.0)
+    check_number("weight_decay", group["weight_decay"], low=0.0)
     betas = group["betas"]
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+    if not isinstance(betas, (tuple, list)):
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {type(betas).__name__}")
+    if len(betas) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
     for i, beta in enumerate(betas):
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 <= beta < 1.0:
-            raise ValueError(f"betas[{i}] must be in [0, 1), got {beta!r}")
+        check_number(f"betas[{i}]", beta, low=0.0, high=1.0, high_open=True)
 
 
 class SGD(Optimizer):
@@ -104,9 +98,9 @@ class SGD(Optimizer):
     def add_param_group(self, param_group: dict) -> None:
         super().add_param_group(param_group)
         group = self.param_groups[-1]  # now filled in with the defaults
-        _check_number("lr", group["lr"], 0.0, inclusive=False)
+        check_number("lr", group["lr"], low=0.0, low_open=True)
         for name in ("momentum", "weight_decay", "dampening"):
-            _check_number(name, group[name], 0.0, inclusive=True)
+            check_number(name, group[name], low=0.0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"nesterov=True needs momentum > 0 and dampening = 0, got momentum="

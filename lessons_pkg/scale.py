@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lessons_pkg._checks import check_number
+
 SECONDS_PER_HOUR = 3600.0
 # Dense bf16 peak of one NVIDIA A100 (the GPU most of the models below were trained on).
 A100_BF16_PEAK_FLOPS = 312e12
@@ -49,32 +51,26 @@ KNOWN_MODELS: tuple[ModelScale, ...] = (
 )
 
 
-def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return float(value)
-
-
 def training_flops(params: float, tokens: float) -> float:
     """Training compute C ≈ 6·N·D in FLOPs for ``params`` = N weights and ``tokens`` = D."""
-    return 6.0 * _positive("params", params) * _positive("tokens", tokens)
+    n = check_number("params", params, low=0.0, low_open=True)
+    d = check_number("tokens", tokens, low=0.0, low_open=True)
+    return 6.0 * n * d
 
 
 def gpu_hours(flops: float, peak_flops: float = A100_BF16_PEAK_FLOPS,
               utilization: float = 0.4) -> float:
     """GPU-hours to perform ``flops`` on GPUs of ``peak_flops`` run at ``utilization`` of peak."""
-    _positive("flops", flops)
-    _positive("peak_flops", peak_flops)
-    if not 0 < utilization <= 1:
-        raise ValueError(f"utilization must be in (0, 1], got {utilization}")
+    check_number("flops", flops, low=0.0, low_open=True)
+    check_number("peak_flops", peak_flops, low=0.0, low_open=True)
+    check_number("utilization", utilization, low=0.0, high=1.0, low_open=True)
     return flops / (peak_flops * utilization) / SECONDS_PER_HOUR
 
 
 def implied_utilization(flops: float, hours: float,
                         peak_flops: float = A100_BF16_PEAK_FLOPS) -> float:
     """The fraction of peak at which ``hours`` GPU-hours deliver ``flops`` (gpu_hours inverted)."""
-    return _positive("flops", flops) / (
-        _positive("hours", hours) * SECONDS_PER_HOUR * _positive("peak_flops", peak_flops)
-    )
+    c = check_number("flops", flops, low=0.0, low_open=True)
+    h = check_number("hours", hours, low=0.0, low_open=True)
+    peak = check_number("peak_flops", peak_flops, low=0.0, low_open=True)
+    return c / (h * SECONDS_PER_HOUR * peak)

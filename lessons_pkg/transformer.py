@@ -27,6 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lessons_pkg._checks import (
+    check_choice,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_token_batch,
+)
 from lessons_pkg.attention import (
     LearnedPositionalEncoding,
     MultiHeadAttention,
@@ -89,46 +96,25 @@ class TransformerConfig:
     use_sdpa: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "d_ff", "max_len"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        for name in ("n_encoder_layers", "n_decoder_layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_encoder_layers",
+                     "n_decoder_layers", "d_ff", "max_len"):
+            check_positive_int(name, getattr(self, name))
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
             )
         if self.d_model % 2:
             raise ValueError(f"d_model must be even for sinusoidal positions, got {self.d_model}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.pad_id is not None and not (
-            0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size)
-        ):
-            raise ValueError(
-                f"pad_id ({self.pad_id}) must be a valid id in both vocabularies "
-                f"(sizes {self.src_vocab_size}, {self.tgt_vocab_size}) or None"
-            )
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}"
-            )
-        if self.layer_norm_eps <= 0:
-            raise ValueError(f"layer_norm_eps must be > 0, got {self.layer_norm_eps}")
-
-
-def _check_token_ids(tokens: Tensor, name: str, max_len: int) -> None:
-    if not isinstance(tokens, Tensor):
-        raise TypeError(f"{name} must be a tensor of token ids, got {type(tokens).__name__}")
-    if tokens.dim() != 2:
-        raise ValueError(f"{name} must be (B, length) token ids, got {tuple(tokens.shape)}")
-    if tokens.dtype not in (torch.int64, torch.int32):
-        raise TypeError(f"{name} must be an integer tensor of token ids, got {tokens.dtype}")
-    if tokens.shape[1] > max_len:
-        raise ValueError(f"{name} has length {tokens.shape[1]} > max_len ({max_len})")
+        check_number("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        if self.pad_id is not None:
+            check_int("pad_id", self.pad_id)
+            if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
+                raise ValueError(
+                    f"pad_id ({self.pad_id}) must be a valid id in both vocabularies "
+                    f"(sizes {self.src_vocab_size}, {self.tgt_vocab_size}) or None"
+                )
+        check_choice("activation", self.activation, _ACTIVATIONS)
+        check_number("layer_norm_eps", self.layer_norm_eps, low=0.0, low_open=True)
 
 
 class PositionwiseFFN(nn.Module):
@@ -136,10 +122,7 @@ class PositionwiseFFN(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
         super().__init__()
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
-            )
+        check_choice("activation", activation, _ACTIVATIONS)
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
@@ -343,7 +326,7 @@ class Seq2SeqTransformer(nn.Module):
         return tokens != self.config.pad_id  # (B, length): True at real tokens
 
     def _embed(self, embedding: nn.Embedding, tokens: Tensor, name: str) -> Tensor:
-        _check_token_ids(tokens, name, self.config.max_len)
+        check_token_batch(name, tokens, embedding.num_embeddings, max_len=self.config.max_len)
         x = embedding(tokens) * math.sqrt(self.config.d_model)  # (B, L, D)
         return self.dropout(self.positions(x))  # (B, L, D)
 
@@ -461,8 +444,7 @@ class EncoderOnlyTransformer(nn.Module):
 
     def __init__(self, config: TransformerConfig, n_classes: int = 2) -> None:
         super().__init__()
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-            raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+        check_int("n_classes", n_classes, minimum=2)
         c = self.config = config
         self.embed = nn.Embedding(c.src_vocab_size, c.d_model)
         self.positions = LearnedPositionalEncoding(c.max_len, c.d_model)
@@ -473,7 +455,7 @@ class EncoderOnlyTransformer(nn.Module):
 
     def hidden(self, ids: Tensor) -> tuple[Tensor, Tensor]:
         """ids (B, T) -> (vectors (B, T, D), mask of real tokens (B, T))."""
-        _check_token_ids(ids, "ids", self.config.max_len)
+        check_token_batch("ids", ids, self.config.src_vocab_size, max_len=self.config.max_len)
         pad_id = self.config.pad_id
         real = torch.ones_like(ids, dtype=torch.bool) if pad_id is None else ids != pad_id
         x = self.dropout(self.positions(self.embed(ids)))  # (B, T, D)

@@ -35,6 +35,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lessons_pkg._checks import (
+    check_choice,
+    check_generator,
+    check_number,
+    check_positive_int,
+    check_same_shape,
+    check_shape,
+)
+
 __all__ = [
     "LIKELIHOODS",
     "VAE",
@@ -50,13 +59,6 @@ LIKELIHOODS = ("bernoulli", "continuous_bernoulli")
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-
-
 def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Draw ``z = mu + sigma · eps`` with ``sigma = exp(logvar / 2)`` and ``eps ~ N(0, I)``.
 
@@ -70,11 +72,7 @@ def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
     Returns:
         ``(B, L)`` samples.
     """
-    if mu.shape != logvar.shape:
-        raise ValueError(
-            f"mu and logvar must have the same shape, got {tuple(mu.shape)} and "
-            f"{tuple(logvar.shape)}"
-        )
+    check_same_shape("mu", mu, "logvar", logvar)
     eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)  # (B, L)
     return mu + torch.exp(0.5 * logvar) * eps  # (B, L)
 
@@ -87,11 +85,7 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     Returns:
         ``(B,)`` for inputs ``(B, L)``.
     """
-    if mu.shape != logvar.shape:
-        raise ValueError(
-            f"mu and logvar must have the same shape, got {tuple(mu.shape)} and "
-            f"{tuple(logvar.shape)}"
-        )
+    check_same_shape("mu", mu, "logvar", logvar)
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)
 
 
@@ -110,6 +104,25 @@ def continuous_bernoulli_log_norm(logits: Tensor) -> Tensor:
     l2 = logits.pow(2)
     series = math.log(2.0) + l2 / 12 - 7 * l2.pow(2) / 1440
     return torch.where(small, series, exact)
+
+
+def _check_loss_args(x: Tensor, logits: Tensor, mu: Tensor, logvar: Tensor, beta: float,
+                     reduction: str, likelihood: str) -> None:
+    """The arguments of ``vae_loss``."""
+    check_number("beta", beta, low=0.0)
+    check_choice("reduction", reduction, _REDUCTIONS)
+    check_choice("likelihood", likelihood, LIKELIHOODS)
+    check_same_shape("x", x, "logits", logits)
+    if mu.shape != logvar.shape or mu.dim() != 2 or mu.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"mu and logvar must both have shape (B, L) with B = {x.shape[0]}, got "
+            f"{tuple(mu.shape)} and {tuple(logvar.shape)}"
+        )
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"x must lie in [0, 1] for a Bernoulli likelihood, got values in "
+            f"[{x.min().item():.3g}, {x.max().item():.3g}]"
+        )
 
 
 def vae_loss(
@@ -135,29 +148,7 @@ def vae_loss(
         ``(loss, recon, kl)``, each reduced the same way; recon = E_q[-log p(x|z)] estimated with
         the sample that produced ``logits``.
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
-        raise TypeError(f"beta must be a finite number, got {beta!r}")
-    if beta < 0:
-        raise ValueError(f"beta must be >= 0, got {beta}")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-    if x.shape != logits.shape:
-        raise ValueError(
-            f"x and logits must have the same shape, got {tuple(x.shape)} and "
-            f"{tuple(logits.shape)}"
-        )
-    if mu.shape != logvar.shape or mu.dim() != 2 or mu.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"mu and logvar must both have shape (B, L) with B = {x.shape[0]}, got "
-            f"{tuple(mu.shape)} and {tuple(logvar.shape)}"
-        )
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError(
-            f"x must lie in [0, 1] for a Bernoulli likelihood, got values in "
-            f"[{x.min().item():.3g}, {x.max().item():.3g}]"
-        )
+    _check_loss_args(x, logits, mu, logvar, beta, reduction, likelihood)
     B = x.shape[0]
     nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").reshape(B, -1)  # (B, P)
     if likelihood == "continuous_bernoulli":
@@ -186,7 +177,7 @@ class VAE(nn.Module):
         super().__init__()
         for name, value in (("input_dim", input_dim), ("hidden", hidden),
                             ("latent_dim", latent_dim)):
-            _check_int(name, value)
+            check_positive_int(name, value)
         self.input_dim, self.hidden, self.latent_dim = input_dim, hidden, latent_dim
         self.encoder = nn.Sequential(
             nn.Linear(input_dim, hidden), nn.ReLU(),
@@ -215,8 +206,7 @@ class VAE(nn.Module):
 
     def decode(self, z: Tensor) -> Tensor:
         """``z (B, L) -> logits (B, P)``."""
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+        check_shape("z", z, ("B", self.latent_dim))
         return self.decoder(z)  # (B, P)
 
     def forward(
@@ -243,7 +233,8 @@ class VAE(nn.Module):
 
         (For a Bernoulli decoder these are the means; the course shows means, not coin flips.)
         """
-        _check_int("n", n)
+        check_positive_int("n", n)
+        check_generator("generator", generator)
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, device=device, generator=generator)  # (n, L)
         return torch.sigmoid(self.decode(z))  # (n, P)
@@ -255,7 +246,7 @@ def interpolate_latents(z_start: Tensor, z_end: Tensor, n_steps: int = 8) -> Ten
     Returns:
         ``(n_steps, L)``.
     """
-    _check_int("n_steps", n_steps)
+    check_positive_int("n_steps", n_steps)
     if z_start.shape != z_end.shape or z_start.dim() != 1:
         raise ValueError(
             f"z_start and z_end must both have shape (L,), got {tuple(z_start.shape)} and "
@@ -275,9 +266,9 @@ def latent_grid(n_per_side: int = 10, low: float = 0.05, high: float = 0.95) -> 
     Returns:
         ``(n_per_side², 2)`` float32 points.
     """
-    _check_int("n_per_side", n_per_side)
-    if not 0 < low < high < 1:
-        raise ValueError(f"need 0 < low < high < 1, got low={low}, high={high}")
+    check_positive_int("n_per_side", n_per_side)
+    check_number("low", low, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_number("high", high, low=low, high=1.0, low_open=True, high_open=True)
     p = torch.linspace(low, high, n_per_side, dtype=torch.float64)
     ticks = torch.distributions.Normal(0.0, 1.0).icdf(p)  # (n,)
     a, b = torch.meshgrid(ticks, ticks, indexing="ij")

@@ -98,6 +98,8 @@ def test_sdpa_argument_errors():
         scaled_dot_product_attention(torch.randn(4), k, v)
     with pytest.raises(ValueError, match="dropout_p"):
         scaled_dot_product_attention(q, k, v, dropout_p=1.0)
+    with pytest.raises(TypeError, match="k must be a torch.Tensor, got list"):
+        scaled_dot_product_attention(q, [[1.0]], v)
 
 
 # ---------------------------------------------------------------- masks
@@ -112,6 +114,8 @@ def test_causal_mask():
         causal_mask(3, key_length=2)
     with pytest.raises(ValueError, match="T must be"):
         causal_mask(0)
+    with pytest.raises(TypeError, match="key_length must be an int, got float"):
+        causal_mask(2, key_length=5.0)
 
 
 def test_padding_mask_from_lengths_and_pad_flags():
@@ -133,6 +137,8 @@ def test_padding_mask_errors():
         padding_mask(torch.tensor([5]), max_len=3)
     with pytest.raises(ValueError, match=r"\(B, S\)"):
         padding_mask(torch.tensor([True, False]))
+    with pytest.raises(TypeError, match="lengths_or_pad must be a torch.Tensor, got list"):
+        padding_mask([3, 1])
 
 
 # ---------------------------------------------------------------- multi-head attention
@@ -230,6 +236,8 @@ def test_mha_argument_errors():
         MultiHeadAttention(10, 4)
     with pytest.raises(ValueError, match="dropout"):
         MultiHeadAttention(8, 2, dropout=1.5)
+    with pytest.raises(TypeError, match="n_heads must be an int, got float"):
+        MultiHeadAttention(8, 2.0)
     with pytest.raises(ValueError, match="even head width"):
         MultiHeadAttention(6, 2, rotary=True)
     mha = MultiHeadAttention(8, 2)
@@ -244,7 +252,7 @@ def test_mha_argument_errors():
         mha(x, mask=torch.ones(2, 3, 3, dtype=torch.bool))
     with pytest.raises(TypeError, match="mask must be a boolean"):
         mha(x, mask=torch.ones(3, 3))
-    with pytest.raises(TypeError, match="key_mask must be boolean"):
+    with pytest.raises(TypeError, match="key_mask must be a boolean tensor"):
         mha(x, key_mask=torch.ones(2, 3))
     with pytest.raises(ValueError, match=r"key_mask must be \(B, S\)"):
         mha(x, mem, mem, key_mask=torch.ones(2, 3, dtype=torch.bool))
@@ -273,6 +281,10 @@ def test_kv_cache_errors():
     assert len(cache) == 0
     with pytest.raises(ValueError, match="max_len must be"):
         KVCache(0)
+    with pytest.raises(TypeError, match="max_len must be an int, got float"):
+        KVCache(4.0)
+    with pytest.raises(ValueError, match=r"k must have 4 dimensions"):
+        KVCache(4).append(torch.randn(2, 3, 5), torch.randn(2, 3, 5))
 
 
 # ---------------------------------------------------------------- positional encodings
@@ -302,8 +314,10 @@ def test_learned_encoding_adds_one_vector_per_position():
     torch.testing.assert_close(pe(x, offset=2), x + pe.embedding.weight[2:5])
     with pytest.raises(ValueError, match="exceed max_len"):
         pe(x, offset=6)
-    with pytest.raises(ValueError, match="must be >= 1"):
+    with pytest.raises(ValueError, match="max_len must be a positive int, got 0"):
         LearnedPositionalEncoding(0, 4)
+    with pytest.raises(TypeError, match="d_model must be an int, got float"):
+        LearnedPositionalEncoding(8, 4.0)
 
 
 def test_rotary_matches_complex_rotation_and_is_relative():

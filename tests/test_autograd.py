@@ -289,12 +289,16 @@ def test_errors():
         MLP(2, [3, 1])([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="x must have 2 inputs, got 1"):
         Neuron(2)([1.0])
-    with pytest.raises(ValueError, match="n_outs must list at least one layer size"):
+    with pytest.raises(ValueError, match="n_outs must hold at least 1 int, got 0"):
         MLP(2, [])
-    with pytest.raises(ValueError, match="n_in must be at least 1, got 0"):
+    with pytest.raises(ValueError, match=r"n_outs\[1\] must be a positive int, got 0"):
+        MLP(2, [3, 0])
+    with pytest.raises(ValueError, match="n_in must be a positive int, got 0"):
         Neuron(0)
     with pytest.raises(TypeError, match="n_in must be an int, got float"):
         Neuron(2.0)
     with pytest.raises(ValueError, match="n_out must be a positive int, got 0"):
         Layer(2, 0)
+    with pytest.raises(TypeError, match="n_out must be an int, got float"):
+        Layer(2, 1.0)
     assert math.isinf((Value(0.0) ** 0.5)._local_grads[0])  # d√a/da at 0, as torch gives

@@ -137,13 +137,14 @@ def test_errors():
     with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
         model.forward([[0.0, 0.0, 0.0]])
     model.forward(torch.zeros(2, 3, dtype=F64))
-    with pytest.raises(TypeError, match="targets must be integer class indices"):
+    with pytest.raises(TypeError, match="targets must be an integer tensor, got dtype "
+                                        "torch.float64"):
         model.backward(torch.zeros(2, dtype=F64))
     with pytest.raises(ValueError, match=r"targets must have shape \(2,\), got \(3,\)"):
         model.backward(torch.tensor([0, 1, 1]))
-    with pytest.raises(ValueError, match=r"targets must lie in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 2\), got 2"):
         model.backward(torch.tensor([0, 2]))
-    with pytest.raises(ValueError, match="lr must be positive, got 0"):
+    with pytest.raises(ValueError, match="lr must be a number > 0, got 0"):
         model.step(0)
     mse = MLP([3, 2], loss="mse", dtype=F64)
     mse.forward(torch.zeros(2, 3, dtype=F64))
@@ -151,10 +152,12 @@ def test_errors():
         mse.backward(torch.zeros(2, 2, dtype=torch.long))
     with pytest.raises(ValueError, match=r"targets must have shape \(2, 2\), got \(2,\)"):
         mse.backward(torch.zeros(2, dtype=F64))
-    with pytest.raises(ValueError, match="sizes must list at least inputs and outputs"):
+    with pytest.raises(ValueError, match="sizes must hold at least 2 ints, got 1"):
         MLP([3])
-    with pytest.raises(ValueError, match="sizes must be positive ints"):
+    with pytest.raises(ValueError, match=r"sizes\[1\] must be a positive int, got 0"):
         MLP([3, 0, 2])
+    with pytest.raises(TypeError, match=r"sizes\[0\] must be an int, got float"):
+        MLP([3.0, 2])
     with pytest.raises(ValueError, match="activation must be one of"):
         MLP([3, 2], activation="gelu")
     with pytest.raises(ValueError, match="loss must be one of"):

@@ -79,3 +79,63 @@ def test_choice_tensor_ids_and_generator():
     assert c.check_generator("generator", g) is g and c.check_generator("generator", None) is None
     with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got int"):
         c.check_generator("generator", 0)
+
+
+def test_int_sequence():
+    assert c.check_int_sequence("hidden", (4, 2)) == [4, 2]
+    assert c.check_int_sequence("hidden", []) == []
+    with pytest.raises(TypeError, match="hidden must be a sequence of ints, got int"):
+        c.check_int_sequence("hidden", 4)
+    with pytest.raises(TypeError, match="hidden must be a sequence of ints, got str"):
+        c.check_int_sequence("hidden", "44")
+    with pytest.raises(ValueError, match="channels must hold 3 ints, got 2"):
+        c.check_int_sequence("channels", [1, 2], length=3)
+    with pytest.raises(ValueError, match="sizes must hold at least 2 ints, got 1"):
+        c.check_int_sequence("sizes", [3], min_length=2)
+    with pytest.raises(ValueError, match="n_outs must hold at least 1 int, got 0"):
+        c.check_int_sequence("n_outs", [], min_length=1)
+    with pytest.raises(ValueError, match=r"sizes\[1\] must be a positive int, got 0"):
+        c.check_int_sequence("sizes", [3, 0])
+    with pytest.raises(TypeError, match=r"sizes\[0\] must be an int, got float"):
+        c.check_int_sequence("sizes", [3.0])
+
+
+def test_same_shape():
+    c.check_same_shape("a", torch.zeros(2, 3), "b", torch.ones(2, 3))
+    with pytest.raises(ValueError, match=r"mu and logvar must have the same shape, got \(2, 3\) "
+                                         r"and \(3,\)"):
+        c.check_same_shape("mu", torch.zeros(2, 3), "logvar", torch.zeros(3))
+
+
+def test_token_batch():
+    ids = torch.tensor([[0, 4, 2]])
+    assert c.check_token_batch("ids", ids, 5, max_len=3) is ids
+    with pytest.raises(TypeError, match="ids must be a torch.Tensor, got list"):
+        c.check_token_batch("ids", [[0]], 5)
+    with pytest.raises(TypeError, match="ids must be an integer tensor, got dtype torch.float32"):
+        c.check_token_batch("ids", ids.float(), 5)
+    with pytest.raises(TypeError, match="ids must be an int64 or int32 tensor of token ids, got "
+                                        "dtype torch.int16"):
+        c.check_token_batch("ids", ids.short(), 5)
+    with pytest.raises(ValueError, match=r"ids must have 2 dimensions, got shape \(3,\)"):
+        c.check_token_batch("ids", ids[0], 5)
+    with pytest.raises(ValueError, match=r"ids has length 3 > max_len \(2\)"):
+        c.check_token_batch("ids", ids, 5, max_len=2)
+    with pytest.raises(ValueError, match=r"ids must hold token ids in \[0, 4\), got values in "
+                                         r"\[0, 4\]"):
+        c.check_token_batch("ids", ids, 4)
+
+
+def test_shape():
+    x = torch.zeros(2, 1, 8, 8)
+    assert c.check_shape("x", x, ("B", 1, 8, 8), floating=True) is x
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 1, 8, 8\), got \(2, 1, 7, 7\)"):
+        c.check_shape("x", torch.zeros(2, 1, 7, 7), ("B", 1, 8, 8))
+    with pytest.raises(ValueError, match=r"z must have shape \(B, 3\), got \(4,\)"):
+        c.check_shape("z", torch.zeros(4), ("B", 3))
+    with pytest.raises(ValueError, match=r"p must have shape \(5,\), got \(4,\)"):
+        c.check_shape("p", torch.zeros(4), (5,))
+    with pytest.raises(TypeError, match="z must be a torch.Tensor, got list"):
+        c.check_shape("z", [1.0], ("B", 3))
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        c.check_shape("x", torch.zeros(2, 3, dtype=torch.long), ("B", 3), floating=True)

@@ -73,8 +73,12 @@ def test_loaders_shuffle_reproducibly_and_keep_val_test_order():
 def test_digits_bad_arguments():
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         digits_loaders(batch_size=0)
-    with pytest.raises(ValueError, match="num_workers must be a non-negative int"):
+    with pytest.raises(ValueError, match="num_workers must be an int >= 0, got -1"):
         digits_loaders(num_workers=-1)
+    with pytest.raises(TypeError, match="batch_size must be an int, got float"):
+        digits_loaders(batch_size=64.0)
+    with pytest.raises(TypeError, match="val_fraction must be a number, got str"):
+        load_digits_split(val_fraction="0.15")
     with pytest.raises(TypeError, match="seed must be an int, got float"):
         digits_loaders(seed=1.5)
     with pytest.raises(ValueError, match=r"split_seed must be in \[0, 2\*\*32\), got -1"):

@@ -117,10 +117,11 @@ def test_shakespeare_constants():
 @pytest.mark.parametrize(
     ("args", "exc", "match"),
     [
-        (("", "a" * 64), TypeError, "url must be a non-empty str"),
+        (("", "a" * 64), ValueError, "url must be a non-empty str, got ''"),
+        ((None, "a" * 64), TypeError, "url must be a non-empty str, got NoneType"),
         (("file:///x", "abc"), ValueError, "sha256 must be 64 hexadecimal digits, got 'abc'"),
         (("file:///x", "g" * 64), ValueError, "64 hexadecimal digits"),
-        (("file:///x", None), ValueError, "64 hexadecimal digits"),
+        (("file:///x", None), TypeError, "sha256 must be a str of 64 hexadecimal digits"),
     ],
 )
 def test_bad_arguments(tmp_path, args, exc, match):

@@ -173,13 +173,13 @@ def test_vocab_round_trip_and_errors():
 
 
 def test_bad_args_raise(data):
-    with pytest.raises(ValueError, match=r"n_train must be >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"n_train must be a positive int, got 0"):
         make_sentiment_data(0, 10)
     with pytest.raises(TypeError, match=r"n_test must be an int, got float"):
         make_sentiment_data(10, 2.5)
-    with pytest.raises(ValueError, match=r"seed must be >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*32\), got -1"):
         make_sentiment_data(10, 10, seed=-1)
-    with pytest.raises(ValueError, match=r"batch_size must be >= 1"):
+    with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
         sentiment_loaders(batch_size=0)
     with pytest.raises(ValueError, match=r"batch must hold at least one"):
         collate_sentiment([])
@@ -187,5 +187,5 @@ def test_bad_args_raise(data):
         collate_sentiment([(torch.tensor([], dtype=torch.long), torch.tensor(1))])
     with pytest.raises(ValueError, match=r"name must be one of"):
         data.test.group_mask("irony")
-    with pytest.raises(ValueError, match=r"vocab_size must be >= 1"):
+    with pytest.raises(ValueError, match=r"vocab_size must be a positive int"):
         bag_of_words(data.test, 0)

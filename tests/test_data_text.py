@@ -66,12 +66,16 @@ def test_to_dict_round_trip():
     assert again == tok and again.itos == tok.itos
     with pytest.raises(ValueError, match="keys 'chars' and 'specials'"):
         CharTokenizer.from_dict({"chars": "ab"})
+    with pytest.raises(TypeError, match="keys 'chars' and 'specials', got list"):
+        CharTokenizer.from_dict(["ab"])
 
 
 @pytest.mark.parametrize(
     ("chars", "specials", "exc", "match"),
     [
         (["ab"], (), ValueError, "single characters"),
+        ([5], (), TypeError, "chars must be single characters, got int"),
+        ("ab", (5,), TypeError, "specials must be non-empty strings, got int"),
         ("aba", (), ValueError, r"must not repeat, got repeats \['a'\]"),
         ("ab", ("<pad>", "<pad>"), ValueError, "specials must not repeat"),
         ("ab", ("",), ValueError, "non-empty strings"),
@@ -139,9 +143,10 @@ def test_lm_windows_in_a_dataloader():
     ("ids", "kwargs", "exc", "match"),
     [
         ([1, 2, 3], {"context_length": 3}, ValueError, "too few for one window"),
-        ([1, 2, 3], {"context_length": 0}, ValueError, "context_length must be >= 1"),
+        ([1, 2, 3], {"context_length": 0}, ValueError, "context_length must be a positive int"),
         ([1, 2, 3], {"context_length": 1.5}, TypeError, "context_length must be an int"),
-        ([1, 2, 3], {"context_length": 1, "stride": 0}, ValueError, "stride must be >= 1"),
+        ([1, 2, 3], {"context_length": 1, "stride": 0}, ValueError, "stride must be a positive"),
+        ([1, 2, 3], {"context_length": 1, "stride": 1.0}, TypeError, "stride must be an int"),
         (torch.zeros(2, 3, dtype=torch.long), {"context_length": 1}, ValueError, "1-D"),
         (torch.zeros(5), {"context_length": 1}, TypeError, "integers"),
         ("abc", {"context_length": 1}, TypeError, "encode it"),
@@ -167,7 +172,7 @@ def test_train_val_split_is_contiguous_for_each_type():
         ("abcd", 0.0, ValueError, r"in \(0, 1\)"),
         ("abcd", 1.0, ValueError, r"in \(0, 1\)"),
         ("abcd", 0.01, ValueError, "empty part"),
-        ("abcd", "0.5", TypeError, "val_fraction must be a float"),
+        ("abcd", "0.5", TypeError, "val_fraction must be a number, got str"),
         (torch.zeros(2, 2), 0.5, ValueError, "1-D"),
         (5, 0.5, TypeError, "str, list or 1-D tensor"),
     ],

@@ -150,7 +150,7 @@ def test_decode_predictions_stops_at_eos():
     ]
     ids = torch.tensor(rows)
     assert decode_predictions(ids, tgt_tok) == ["1987-03-05", "2001", "123"]
-    with pytest.raises(ValueError, match="2-D tensor"):
+    with pytest.raises(ValueError, match=r"ids must have 2 dimensions, got shape"):
         decode_predictions(ids[0], tgt_tok)
 
 
@@ -169,11 +169,14 @@ def test_exact_match():
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"n_train": 0}, ValueError, "n_train must be >= 1"),
-        ({"n_val": -1}, ValueError, "n_val must be >= 0"),
+        ({"n_train": 0}, ValueError, "n_train must be a positive int, got 0"),
+        ({"n_val": -1}, ValueError, "n_val must be an int >= 0, got -1"),
         ({"n_test": 2.5}, TypeError, "n_test must be an int"),
         ({"seed": None}, TypeError, "seed must be an int"),
-        ({"year_range": (1990,)}, TypeError, "pair of ints"),
+        ({"seed": -1}, ValueError, r"seed must be in \[0, 2\*\*32\)"),
+        ({"year_range": (1990,)}, ValueError, "year_range must hold 2 ints, got 1"),
+        ({"year_range": (1990, 2000.0)}, TypeError, r"year_range\[1\] must be an int, got float"),
+        ({"year_range": 1990}, TypeError, "year_range must be a sequence of ints, got int"),
         ({"year_range": (2000, 1990)}, ValueError, "first <= last"),
         ({"year_range": (999, 1000)}, ValueError, "four-digit years"),
         ({"styles": ("dotted", "roman")}, ValueError, "styles must be a non-empty subset"),
@@ -198,6 +201,8 @@ def test_bad_dataset_and_render_arguments():
         TranslationDataset([], src_tok, tgt_tok)
     with pytest.raises(ValueError, match=r"pairs\[1\] must be a \(source, target\) pair"):
         TranslationDataset([("5 mar 1987", "1987-03-05"), ("x",)], src_tok, tgt_tok)
+    with pytest.raises(TypeError, match=r"pairs\[0\] must be a \(source, target\) pair, got str"):
+        TranslationDataset(["5 mar 1987"], src_tok, tgt_tok)
     with pytest.raises(ValueError, match=r"pairs\[0\] has an empty source"):
         TranslationDataset([("", "1987-03-05")], src_tok, tgt_tok)
     with pytest.raises(ValueError, match=r"not in the vocabulary: \['Z'\]"):

@@ -226,13 +226,19 @@ def test_bad_input_raises():
         gan_step(G, D, opt_g, opt_d, real, z_dim=5)
     with pytest.raises(ValueError, match=r"batch size \(7\) must be divisible by pack \(2\)"):
         Discriminator2D(pack=2)(torch.randn(7, 2))
-    with pytest.raises(ValueError, match="d_steps must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="d_steps must be a positive int, got 0"):
         gan_step(G, D, opt_g, opt_d, real, d_steps=0)
     with pytest.raises(ValueError, match="real and fake must have the same shape"):
         gradient_penalty(D, real, real[:4])
     with pytest.raises(ValueError, match="z_dim must be given"):
         gan_step(torch.nn.Linear(3, 2), D, opt_g, opt_d, real)
-    with pytest.raises(ValueError, match="hidden must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="hidden must be a positive int, got 0"):
         Generator2D(hidden=0)
+    with pytest.raises(TypeError, match="d_steps must be an int, got float"):
+        gan_step(G, D, opt_g, opt_d, real, d_steps=1.0)
+    with pytest.raises(TypeError, match="real must be a torch.Tensor, got list"):
+        gan_step(G, D, opt_g, opt_d, real.tolist())
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got int"):
+        gan_step(G, D, opt_g, opt_d, real, generator=0)
     with pytest.raises(TypeError, match=r"model must hold the generator and discriminator"):
         make_gan_step_fn(opt_g, opt_d)(G, real)

@@ -63,8 +63,7 @@ def test_a_trained_judge_recognises_real_digits():
 
 def test_bad_input_raises():
     judge = _TableJudge(_table())
-    with pytest.raises(ValueError, match=r"images must have shape \(N, 1, 8, 8\) with N >= 1, "
-                                         r"got \(10, 64\)"):
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 1, 8, 8\), got \(10, 64\)"):
         judge_samples(judge, torch.rand(10, 64))
     with pytest.raises(ValueError, match=r"got \(0, 1, 8, 8\)"):
         judge_samples(judge, torch.rand(0, 1, 8, 8))
@@ -72,9 +71,11 @@ def test_bad_input_raises():
         judge_samples(judge, torch.rand(10, 1, 8, 8) * 2 - 1)
     with pytest.raises(ValueError, match=r"confidence must be a number in \(0, 1\), got 1.5"):
         judge_samples(judge, torch.rand(10, 1, 8, 8), confidence=1.5)
-    with pytest.raises(TypeError, match="images must be floating point"):
+    with pytest.raises(TypeError, match="confidence must be a number, got str"):
+        judge_samples(judge, torch.rand(10, 1, 8, 8), confidence="0.9")
+    with pytest.raises(TypeError, match="images must be a floating-point tensor"):
         judge_samples(judge, torch.ones(10, 1, 8, 8, dtype=torch.long))
-    with pytest.raises(TypeError, match="images must be a tensor, got list"):
+    with pytest.raises(TypeError, match="images must be a torch.Tensor, got list"):
         judge_samples(judge, [[0.0]])
     with pytest.raises(ValueError, match=r"judge must return logits \(N, K\) with N = 10"):
         judge_samples(_TableJudge(torch.zeros(10)), torch.rand(10, 1, 8, 8))

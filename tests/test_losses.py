@@ -108,7 +108,8 @@ def test_errors():
     z, t = torch.zeros(3, 4), torch.zeros(3, dtype=torch.long)
     with pytest.raises(ValueError, match=r"same shape, got \(3, 4\) and \(4, 3\)"):
         mse_loss(z, torch.zeros(4, 3))
-    with pytest.raises(TypeError, match="target must have a floating dtype, got torch.int64"):
+    with pytest.raises(TypeError, match="target must be a floating-point tensor, got dtype "
+                                        "torch.int64"):
         mse_loss(z, torch.zeros(3, 4, dtype=torch.long))
     with pytest.raises(TypeError, match="must equal pred dtype"):
         mse_loss(z, torch.zeros(3, 4, dtype=F64))
@@ -116,13 +117,14 @@ def test_errors():
         mse_loss([1.0], z)
     with pytest.raises(ValueError, match="reduction must be one of"):
         mse_loss(z, z, reduction="avg")
-    with pytest.raises(TypeError, match="targets must be integer class indices"):
+    with pytest.raises(TypeError, match="targets must be an integer tensor, got dtype "
+                                        "torch.float32"):
         cross_entropy(z, torch.zeros(3))
-    with pytest.raises(TypeError, match="targets must be integer class indices"):
+    with pytest.raises(TypeError, match="targets must be an integer tensor, got dtype torch.bool"):
         cross_entropy(z, torch.zeros(3, dtype=torch.bool))
     with pytest.raises(TypeError, match="targets must be a torch.Tensor, got list"):
         cross_entropy(z, [0, 1, 2])
-    with pytest.raises(TypeError, match="logits must have a floating dtype"):
+    with pytest.raises(TypeError, match="logits must be a floating-point tensor"):
         cross_entropy(t.reshape(3, 1), t)
     with pytest.raises(ValueError, match=r"logits must have shape \(\*N, C\)"):
         cross_entropy(z, torch.zeros(4, dtype=torch.long))
@@ -132,7 +134,7 @@ def test_errors():
         cross_entropy(z, torch.tensor([0, -1, 1]))
     with pytest.raises(ValueError, match=r"same shape, got \(3, 4\) and \(3,\)"):
         binary_cross_entropy_with_logits(z, torch.zeros(3))
-    with pytest.raises(TypeError, match="targets must have a floating dtype"):
+    with pytest.raises(TypeError, match="targets must be a floating-point tensor"):
         binary_cross_entropy_with_logits(z, torch.zeros(3, 4, dtype=torch.long))
     with pytest.raises(TypeError, match="must equal logits dtype"):
         binary_cross_entropy_with_logits(z, torch.zeros(3, 4, dtype=F64))

@@ -224,6 +224,8 @@ def test_lstm_bad_input_raises():
         lstm(x, (torch.zeros(2, 4, 4), good))
     with pytest.raises(TypeError, match=r"state must be a tuple \(h0, c0\)"):
         lstm(x, good)
+    with pytest.raises(TypeError, match=r"state must be a tuple \(h0, c0\) .* got None inside"):
+        lstm(x, (good, None))
 
 
 @pytest.mark.parametrize(
@@ -272,8 +274,10 @@ def test_constructor_bad_args_raise():
         LSTM(3, 0)
     with pytest.raises(ValueError, match=r"num_layers must be a positive int"):
         LSTM(3, 5, num_layers=0)
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\), got 1.0"):
         LSTM(3, 5, dropout=1.0)
+    with pytest.raises(TypeError, match=r"dropout must be a number, got str"):
+        LSTM(3, 5, dropout="0.1")
     with pytest.raises(TypeError, match=r"input_size must be an int, got str"):
         LSTMCell("3", 5)
     with pytest.raises(ValueError, match=r"input_size must be a positive int"):
@@ -319,16 +323,28 @@ def test_classifier_can_overfit_a_tiny_batch():
 
 def test_classifier_bad_args_raise():
     model = LSTMClassifier(11, 4, 6, 3)
-    with pytest.raises(ValueError, match=r"ids must be 2-D \(B, T\)"):
+    with pytest.raises(ValueError, match=r"ids must have 2 dimensions, got shape \(3,\)"):
         model(torch.tensor([1, 2, 3]))
-    with pytest.raises(TypeError, match=r"ids must hold integer token ids"):
+    with pytest.raises(TypeError, match=r"ids must be an integer tensor, got dtype torch.float32"):
         model(torch.rand(2, 3))
+    with pytest.raises(ValueError, match=r"ids must hold token ids in \[0, 11\), got values in "
+                                         r"\[-1, 2\]"):
+        model(torch.tensor([[1, 2], [-1, 0]]))
+    with pytest.raises(TypeError, match=r"pad_id must be an int, got float"):
+        LSTMClassifier(11, 4, 6, 3, pad_id=0.0)
     with pytest.raises(ValueError, match=r"lengths must be in \[1, T\]"):
         model(torch.ones(2, 3, dtype=torch.long), torch.tensor([3, 4]))
     with pytest.raises(ValueError, match=r"pad_id must be in \[0, vocab_size\)"):
         LSTMClassifier(11, 4, 6, 3, pad_id=11)
     with pytest.raises(ValueError, match=r"n_classes must be a positive int"):
         LSTMClassifier(11, 4, 6, 0)
+
+
+def test_lm_forward_rejects_ids_outside_the_vocabulary():
+    model = LSTMLanguageModel(vocab_size=5, embed_dim=4, hidden_size=6)
+    with pytest.raises(ValueError, match=r"ids must hold token ids in \[0, 5\), got values in "
+                                         r"\[0, 5\]"):
+        model(torch.tensor([[0, 5]]))
 
 
 def _lm(device):

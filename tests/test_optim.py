@@ -120,11 +120,11 @@ def test_errors():
     with pytest.raises(TypeError, match="got a single Tensor"):
         SGD(p[0], lr=0.1)
     for bad in (0, 0.0, -1e-3):
-        with pytest.raises(ValueError, match=f"lr must be > 0.0, got {bad}"):
+        with pytest.raises(ValueError, match=f"lr must be a number > 0, got {bad}"):
             SGD(p, lr=bad)
-        with pytest.raises(ValueError, match=f"lr must be > 0.0, got {bad}"):
+        with pytest.raises(ValueError, match=f"lr must be a number > 0, got {bad}"):
             AdamW(p, lr=bad)
-    with pytest.raises(ValueError, match="lr must be > 0.0, got nan"):
+    with pytest.raises(ValueError, match="lr must be a number > 0, got nan"):
         Adam(p, lr=float("nan"))
     with pytest.raises(TypeError, match="lr must be a number, got str"):
         SGD(p, lr="0.1")
@@ -132,19 +132,23 @@ def test_errors():
         SGD(p, lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match="nesterov=True needs momentum > 0 and dampening = 0"):
         SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
-    with pytest.raises(ValueError, match="momentum must be >= 0.0, got -0.5"):
+    with pytest.raises(ValueError, match="momentum must be a number >= 0, got -0.5"):
         SGD(p, lr=0.1, momentum=-0.5)
-    with pytest.raises(ValueError, match="weight_decay must be >= 0.0, got -1"):
+    with pytest.raises(ValueError, match="weight_decay must be a number >= 0, got -1"):
         SGD(p, lr=0.1, weight_decay=-1)
-    with pytest.raises(ValueError, match=r"betas\[0\] must be in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"betas\[0\] must be a number in \[0, 1\), got 1.0"):
         Adam(p, betas=(1.0, 0.999))
-    with pytest.raises(ValueError, match=r"betas\[1\] must be in \[0, 1\), got -0.1"):
+    with pytest.raises(ValueError, match=r"betas\[1\] must be a number in \[0, 1\), got -0.1"):
         AdamW(p, betas=(0.9, -0.1))
     with pytest.raises(ValueError, match=r"betas must be a pair"):
         Adam(p, betas=(0.9,))
-    with pytest.raises(ValueError, match="eps must be >= 0.0, got -1e-08"):
+    with pytest.raises(TypeError, match=r"betas must be a pair \(beta1, beta2\), got float"):
+        Adam(p, betas=0.9)
+    with pytest.raises(TypeError, match=r"betas\[0\] must be a number, got str"):
+        Adam(p, betas=("0.9", 0.999))
+    with pytest.raises(ValueError, match="eps must be a number >= 0, got -1e-08"):
         Adam(p, eps=-1e-8)
-    with pytest.raises(ValueError, match="weight_decay must be >= 0.0"):
+    with pytest.raises(ValueError, match="weight_decay must be a number >= 0"):
         AdamW(p, weight_decay=-0.01)
-    with pytest.raises(ValueError, match="lr must be > 0.0, got -0.1"):  # a group's own lr
+    with pytest.raises(ValueError, match="lr must be a number > 0, got -0.1"):  # a group's own lr
         Adam([{"params": p, "lr": -0.1}])

@@ -45,10 +45,11 @@ def test_models_are_in_chronological_order():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: training_flops(0, 1), "params must be > 0"),
-    (lambda: training_flops(1, -5), "tokens must be > 0"),
-    (lambda: gpu_hours(1e20, utilization=1.5), r"utilization must be in \(0, 1\]"),
-    (lambda: implied_utilization(1e20, 0), "hours must be > 0"),
+    (lambda: training_flops(0, 1), "params must be a number > 0, got 0"),
+    (lambda: training_flops(1, -5), "tokens must be a number > 0, got -5"),
+    (lambda: training_flops(float("inf"), 1), "params must be a number > 0, got inf"),
+    (lambda: gpu_hours(1e20, utilization=1.5), r"utilization must be a number in \(0, 1\]"),
+    (lambda: implied_utilization(1e20, 0), "hours must be a number > 0"),
 ])
 def test_bad_values(call, match):
     with pytest.raises(ValueError, match=match):

@@ -184,8 +184,13 @@ def test_input_errors():
         model(torch.ones(1, 17, dtype=torch.long), torch.ones(1, 2, dtype=torch.long))
     with pytest.raises(TypeError, match="tgt_in must be an integer tensor"):
         model(torch.ones(1, 3, dtype=torch.long), torch.ones(1, 2))
-    with pytest.raises(ValueError, match=r"src must be \(B, length\)"):
+    with pytest.raises(ValueError, match=r"src must have 2 dimensions, got shape \(3,\)"):
         model(torch.ones(3, dtype=torch.long), torch.ones(1, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"tgt_in must hold token ids in \[0, 13\), got values "
+                                         r"in \[1, 13\]"):
+        model(torch.ones(1, 3, dtype=torch.long), torch.tensor([[1, 13]]))
+    with pytest.raises(TypeError, match="src must be an int64 or int32 tensor"):
+        model(torch.ones(1, 3, dtype=torch.uint8), torch.ones(1, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="no key to attend to"):  # an all-padding source
         model(torch.zeros(1, 3, dtype=torch.long), torch.ones(1, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="3 encoder and 2 decoder layers"):
@@ -204,12 +209,24 @@ def test_input_errors():
         ({"activation": "tanh"}, "activation"),
         ({"layer_norm_eps": 0.0}, "layer_norm_eps"),
         ({"n_encoder_layers": 0}, "n_encoder_layers"),
-        ({"d_ff": 2.5}, "d_ff"),
-        ({"src_vocab_size": True}, "src_vocab_size"),
     ],
 )
 def test_config_validation(overrides, message):
     with pytest.raises(ValueError, match=message):
+        tiny_config(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"d_ff": 2.5}, "d_ff must be an int, got float"),
+        ({"src_vocab_size": True}, "src_vocab_size must be an int, got bool"),
+        ({"pad_id": 1.0}, "pad_id must be an int, got float"),
+        ({"dropout": "0.1"}, "dropout must be a number, got str"),
+    ],
+)
+def test_config_type_errors(overrides, message):
+    with pytest.raises(TypeError, match=message):
         tiny_config(**overrides)
 
 
@@ -270,8 +287,12 @@ def test_encoder_only_input_errors():
         model(torch.ones(1, 17, dtype=torch.long))
     with pytest.raises(TypeError, match="ids must be an integer tensor"):
         model.classify(torch.ones(1, 3))
-    with pytest.raises(TypeError, match="ids must be a tensor of token ids, got list"):
+    with pytest.raises(TypeError, match="ids must be a torch.Tensor, got list"):
         model([[1, 2]])
+    with pytest.raises(ValueError, match=r"ids must hold token ids in \[0, 11\)"):
+        model(torch.tensor([[1, 11]]))
+    with pytest.raises(TypeError, match="n_classes must be an int, got float"):
+        EncoderOnlyTransformer(config, n_classes=2.0)
     with pytest.raises(ValueError, match="no key to attend to"):  # an all-padding row
         model.classify(torch.zeros(1, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="other has 3 encoder layers; expected 2"):

@@ -161,8 +161,12 @@ def test_bad_input_raises():
         model.decode(torch.zeros(3, 4))
     with pytest.raises(ValueError, match=r"x must have shape \(B, 64\) or \(B, C, H, W\)"):
         model(torch.rand(2, 1, 7, 7))
-    with pytest.raises(ValueError, match="beta must be >= 0, got -0.1"):
+    with pytest.raises(ValueError, match="beta must be a number >= 0, got -0.1"):
         vae_loss(x, logits, mu, mu, beta=-0.1)
+    with pytest.raises(ValueError, match="beta must be a number >= 0, got inf"):
+        vae_loss(x, logits, mu, mu, beta=float("inf"))
+    with pytest.raises(TypeError, match="beta must be a number, got str"):
+        vae_loss(x, logits, mu, mu, beta="1")
     with pytest.raises(ValueError, match=r"x and logits must have the same shape"):
         vae_loss(x, logits[:, :10], mu, mu)
     with pytest.raises(ValueError, match=r"mu and logvar must both have shape \(B, L\) with B = 2"):
@@ -177,9 +181,11 @@ def test_bad_input_raises():
         reparameterize(mu, torch.zeros(2, 3))
     with pytest.raises(ValueError, match="mu and logvar must have the same shape"):
         gaussian_kl(mu, torch.zeros(3, 2))
-    with pytest.raises(ValueError, match="latent_dim must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="latent_dim must be a positive int, got 0"):
         VAE(latent_dim=0)
-    with pytest.raises(ValueError, match="need 0 < low < high < 1"):
+    with pytest.raises(ValueError, match=r"low must be a number in \(0, 1\), got 0.0"):
         latent_grid(4, low=0.0)
+    with pytest.raises(ValueError, match=r"high must be a number in \(0.5, 1\), got 0.4"):
+        latent_grid(4, low=0.5, high=0.4)
     with pytest.raises(ValueError, match=r"z_start and z_end must both have shape \(L,\)"):
         interpolate_latents(torch.zeros(2), torch.zeros(3))

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from lessons_pkg._checks import check_int, check_number, check_positive_int, check_seed
+
 N_CLASSES = 10
 IMAGE_SHAPE = (1, 8, 8)
 _MAX_PIXEL = 16.0  # pixel values in the bundled set are counts 0..16
@@ -61,13 +63,6 @@ def _raw_digits() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _check_seed(seed: object, name: str = "seed") -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"{name} must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"{name} must be in [0, 2**32), got {seed}")
-
-
 def load_digits_split(
     seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15
 ) -> DigitsSplit:
@@ -86,10 +81,9 @@ def load_digits_split(
     """
     from sklearn.model_selection import train_test_split
 
-    _check_seed(seed)
+    check_seed("seed", seed)
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-            raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+        check_number(name, value, low=0.0, high=1.0, low_open=True, high_open=True)
     if val_fraction + test_fraction >= 1:
         raise ValueError(
             f"val_fraction + test_fraction must be below 1 to leave training data, got "
@@ -138,12 +132,10 @@ def digits_loaders(
     Raises:
         TypeError / ValueError: an argument has the wrong type or range (the message names it).
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers must be a non-negative int, got {num_workers!r}")
-    _check_seed(seed)
-    _check_seed(split_seed, "split_seed")
+    check_positive_int("batch_size", batch_size)
+    check_int("num_workers", num_workers, minimum=0)
+    check_seed("seed", seed)
+    check_seed("split_seed", split_seed)
     split = load_digits_split(seed=split_seed)
     generator = torch.Generator().manual_seed(seed)
     train = DataLoader(

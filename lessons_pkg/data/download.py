@@ -71,13 +71,19 @@ def download(url: str, sha256: str, dest: str | os.PathLike, *, timeout: float =
         ``dest`` as a ``Path``.
 
     Raises:
-        ValueError: ``sha256`` is malformed, or the downloaded content has another hash (then
-            nothing is written).
+        TypeError: ``url`` or ``sha256`` is not a str.
+        ValueError: ``url`` is empty, ``sha256`` is malformed, or the downloaded content has
+            another hash (then nothing is written).
         ConnectionError: the download failed (offline, unreachable, HTTP error).
     """
-    if not isinstance(url, str) or not url:
-        raise TypeError(f"url must be a non-empty str, got {url!r}")
-    if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256.lower()):
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a non-empty str, got {type(url).__name__}")
+    if not url:
+        raise ValueError("url must be a non-empty str, got ''")
+    if not isinstance(sha256, str):
+        raise TypeError(f"sha256 must be a str of 64 hexadecimal digits, got "
+                        f"{type(sha256).__name__}")
+    if not _HEX64.fullmatch(sha256.lower()):
         raise ValueError(f"sha256 must be 64 hexadecimal digits, got {sha256!r}")
     sha256 = sha256.lower()
     dest = Path(dest)

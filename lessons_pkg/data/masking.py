@@ -19,48 +19,35 @@ from collections.abc import Iterable
 
 import torch
 
+from lessons_pkg._checks import (
+    check_generator,
+    check_int,
+    check_probability,
+    check_tensor,
+    check_token_ids,
+)
+
 __all__ = ["IGNORE_INDEX", "mask_tokens"]
 
 IGNORE_INDEX = -100
 
 
-def _check_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    return value
-
-
-def _check_prob(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return float(value)
-
-
 def _check_masking_args(
     ids, mask_token_id, vocab_size, mask_prob, special_ids, generator, mask_replace_prob,
     random_replace_prob,
-) -> tuple[list[int], int, int, float, float, float]:
-    """Validate the arguments of ``mask_tokens``. Returns the sorted special ids (the mask id
-    included), ``vocab_size``, ``mask_token_id`` and the three probabilities, as plain numbers."""
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"ids must be a torch.Tensor, got {type(ids).__name__}")
-    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-        raise TypeError(f"ids must hold integer token ids, got dtype {ids.dtype}")
-    vocab_size = _check_int("vocab_size", vocab_size)
-    mask_token_id = _check_int("mask_token_id", mask_token_id)
-    if vocab_size < 2:
-        raise ValueError(f"vocab_size must be >= 2, got {vocab_size}")
+) -> list[int]:
+    """Validate the arguments of ``mask_tokens``; return the sorted special ids, the mask id
+    included."""
+    check_tensor("ids", ids, floating=False)
+    check_int("vocab_size", vocab_size, minimum=2)
+    check_int("mask_token_id", mask_token_id)
     if not 0 <= mask_token_id < vocab_size:
         raise ValueError(
             f"mask_token_id must be in [0, vocab_size={vocab_size}), got {mask_token_id}"
         )
-    mask_prob = _check_prob("mask_prob", mask_prob)
-    if mask_prob == 0.0:
-        raise ValueError("mask_prob must be > 0, got 0.0: nothing would be selected")
-    mask_replace_prob = _check_prob("mask_replace_prob", mask_replace_prob)
-    random_replace_prob = _check_prob("random_replace_prob", random_replace_prob)
+    check_probability("mask_prob", mask_prob, open_low=True)  # 0 would select nothing
+    check_probability("mask_replace_prob", mask_replace_prob)
+    check_probability("random_replace_prob", random_replace_prob)
     if mask_replace_prob + random_replace_prob > 1.0 + 1e-12:
         raise ValueError(
             f"mask_replace_prob + random_replace_prob must be <= 1, got "
@@ -68,31 +55,24 @@ def _check_masking_args(
         )
     if isinstance(special_ids, torch.Tensor):
         special_ids = special_ids.reshape(-1).tolist()
-    special = sorted({_check_int("special_ids entries", s) for s in special_ids} | {mask_token_id})
+    special_ids = list(special_ids)
+    for i, s in enumerate(special_ids):
+        check_int(f"special_ids[{i}]", s)
+    special = sorted({*special_ids, mask_token_id})
     bad = [s for s in special if not 0 <= s < vocab_size]
     if bad:
         raise ValueError(f"special_ids must be in [0, vocab_size={vocab_size}), got {bad}")
-    if ids.numel() > 0:
-        lo, hi = int(ids.min()), int(ids.max())
-        if lo < 0 or hi >= vocab_size:
-            raise ValueError(
-                f"ids must be in [0, vocab_size={vocab_size}), got values from {lo} to {hi}"
-            )
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    return special, vocab_size, mask_token_id, mask_prob, mask_replace_prob, random_replace_prob
+    check_token_ids("ids", ids, vocab_size)
+    check_generator("generator", generator)
+    if len(special) == vocab_size and random_replace_prob > 0:
+        raise ValueError("every id is special: there is no ordinary token to draw at random")
+    return special
 
 
 def mask_tokens(
-    ids: torch.Tensor,
-    mask_token_id: int,
-    vocab_size: int,
-    mask_prob: float = 0.15,
-    special_ids: Iterable[int] = (),
-    generator: torch.Generator | None = None,
-    *,
-    mask_replace_prob: float = 0.8,
-    random_replace_prob: float = 0.1,
+    ids: torch.Tensor, mask_token_id: int, vocab_size: int, mask_prob: float = 0.15,
+    special_ids: Iterable[int] = (), generator: torch.Generator | None = None, *,
+    mask_replace_prob: float = 0.8, random_replace_prob: float = 0.1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupt ``ids`` for masked-language-model training.
 
@@ -118,10 +98,8 @@ def mask_tokens(
     With few tokens a batch can end up with no selected position; a mean cross-entropy over
     zero positions is NaN, so use batches of more than a handful of tokens.
     """
-    special, vocab_size, mask_token_id, mask_prob, mask_replace_prob, random_replace_prob = (
-        _check_masking_args(ids, mask_token_id, vocab_size, mask_prob, special_ids, generator,
-                            mask_replace_prob, random_replace_prob)
-    )
+    special = _check_masking_args(ids, mask_token_id, vocab_size, mask_prob, special_ids,
+                                  generator, mask_replace_prob, random_replace_prob)
 
     device = ids.device
     draw_device = generator.device if generator is not None else device
@@ -130,8 +108,6 @@ def mask_tokens(
     ordinary = torch.ones(vocab_size, dtype=torch.bool, device=device)
     ordinary[special_t] = False
     candidates = ordinary.nonzero().squeeze(1)  # ids a random replacement may take
-    if candidates.numel() == 0 and random_replace_prob > 0:
-        raise ValueError("every id is special: there is no ordinary token to draw at random")
 
     def uniform() -> torch.Tensor:
         return torch.rand(ids.shape, generator=generator, device=draw_device).to(device)
@@ -149,8 +125,7 @@ def mask_tokens(
     inputs[to_mask] = mask_token_id
     n_random = int(to_random.sum())
     if n_random:
-        pick = torch.randint(
-            candidates.numel(), (n_random,), generator=generator, device=draw_device
-        ).to(device)
+        pick = torch.randint(candidates.numel(), (n_random,), generator=generator,
+                             device=draw_device).to(device)
         inputs[to_random] = candidates[pick]
     return inputs, labels

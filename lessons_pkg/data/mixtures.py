@@ -18,29 +18,23 @@ import math
 import torch
 from torch import Tensor
 
+from lessons_pkg._checks import (
+    check_generator,
+    check_number,
+    check_positive_int,
+    check_seed,
+    check_tensor,
+)
+
 __all__ = ["grid_centres", "grid_of_gaussians", "mode_metrics", "ring_centres", "ring_of_gaussians"]
-
-
-def _check_positive_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-
-
-def _check_positive_float(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
 
 
 def _make_generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator | None:
     if seed is not None and generator is not None:
         raise ValueError("pass either seed or generator, not both")
+    check_generator("generator", generator)
     if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        check_seed("seed", seed)
         return torch.Generator().manual_seed(seed)
     return generator
 
@@ -51,8 +45,8 @@ def ring_centres(n_modes: int = 8, radius: float = 2.0) -> Tensor:
     Returns:
         ``(K, 2)`` float32 tensor.
     """
-    _check_positive_int("n_modes", n_modes)
-    _check_positive_float("radius", radius)
+    check_positive_int("n_modes", n_modes)
+    check_number("radius", radius, low=0.0, low_open=True)
     angles = 2 * math.pi * torch.arange(n_modes, dtype=torch.float64) / n_modes  # (K,)
     return (radius * torch.stack([angles.cos(), angles.sin()], dim=1)).float()  # (K, 2)
 
@@ -63,8 +57,8 @@ def grid_centres(side: int = 5, spacing: float = 2.0) -> Tensor:
     Returns:
         ``(side², 2)`` float32 tensor, row-major (x varies slowest).
     """
-    _check_positive_int("side", side)
-    _check_positive_float("spacing", spacing)
+    check_positive_int("side", side)
+    check_number("spacing", spacing, low=0.0, low_open=True)
     ticks = (torch.arange(side, dtype=torch.float64) - (side - 1) / 2) * spacing  # (side,)
     xs, ys = torch.meshgrid(ticks, ticks, indexing="ij")
     return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1).float()  # (side², 2)
@@ -73,8 +67,8 @@ def grid_centres(side: int = 5, spacing: float = 2.0) -> Tensor:
 def _sample_mixture(
     n: int, centres: Tensor, std: float, generator: torch.Generator | None
 ) -> Tensor:
-    _check_positive_int("n", n)
-    _check_positive_float("std", std)
+    check_positive_int("n", n)
+    check_number("std", std, low=0.0, low_open=True)
     # Equal weights: pick a component uniformly, then add isotropic noise around its centre.
     which = torch.randint(len(centres), (n,), generator=generator)  # (N,)
     noise = torch.randn(n, centres.shape[1], generator=generator)  # (N, 2)
@@ -134,6 +128,22 @@ def grid_of_gaussians(
     return _sample_mixture(n, centres, std, rng), centres
 
 
+def _check_metric_args(samples: Tensor, centres: Tensor, std: float, n_sigma: float,
+                       fair_share: float) -> None:
+    check_tensor("samples", samples)
+    check_tensor("centres", centres)
+    if centres.dim() != 2 or centres.shape[0] < 1:
+        raise ValueError(f"centres must have shape (K, D) with K >= 1, got {tuple(centres.shape)}")
+    if samples.dim() != 2 or samples.shape[1] != centres.shape[1] or samples.shape[0] < 1:
+        raise ValueError(
+            f"samples must have shape (N, {centres.shape[1]}) with N >= 1 to match centres, "
+            f"got {tuple(samples.shape)}"
+        )
+    check_number("std", std, low=0.0, low_open=True)
+    check_number("n_sigma", n_sigma, low=0.0, low_open=True)
+    check_number("fair_share", fair_share, low=0.0, high=1.0, low_open=True)
+
+
 def mode_metrics(
     samples: Tensor,
     centres: Tensor,
@@ -166,24 +176,7 @@ def mode_metrics(
         ``n_modes`` (int K), ``mode_counts`` (list of K ints: high-quality samples per mode) and
         ``covered`` (list of K bools).
     """
-    if not isinstance(samples, Tensor) or not isinstance(centres, Tensor):
-        raise TypeError(
-            f"samples and centres must be tensors, got {type(samples).__name__} and "
-            f"{type(centres).__name__}"
-        )
-    if centres.dim() != 2 or centres.shape[0] < 1:
-        raise ValueError(f"centres must have shape (K, D) with K >= 1, got {tuple(centres.shape)}")
-    if samples.dim() != 2 or samples.shape[1] != centres.shape[1] or samples.shape[0] < 1:
-        raise ValueError(
-            f"samples must have shape (N, {centres.shape[1]}) with N >= 1 to match centres, "
-            f"got {tuple(samples.shape)}"
-        )
-    _check_positive_float("std", std)
-    _check_positive_float("n_sigma", n_sigma)
-    _check_positive_float("fair_share", fair_share)
-    if fair_share > 1:
-        raise ValueError(f"fair_share must be in (0, 1], got {fair_share}")
-
+    _check_metric_args(samples, centres, std, n_sigma, fair_share)
     n, k = samples.shape[0], centres.shape[0]
     x = samples.detach().double()
     c = centres.detach().to(device=x.device, dtype=torch.float64)

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from lessons_pkg._checks import check_choice, check_positive_int, check_seed
+
 GROUPS = ("plain", "negation", "contrast")
 PAD = "<pad>"
 
@@ -182,8 +184,7 @@ class SentimentDataset(Dataset):
 
     def group_mask(self, name: str) -> torch.Tensor:
         """(N,) bool, True for the examples of group ``name``."""
-        if name not in GROUPS:
-            raise ValueError(f"name must be one of {GROUPS}, got {name!r}")
+        check_choice("name", name, GROUPS)
         return self.groups == GROUPS.index(name)
 
 
@@ -194,13 +195,6 @@ class SentimentData:
     train: SentimentDataset
     test: SentimentDataset
     vocab: WordVocab
-
-
-def _check_count(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 def _adjectives(split: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -292,9 +286,9 @@ def make_sentiment_data(n_train: int = 3000, n_test: int = 1000, seed: int = 0) 
         ``SentimentData(train, test, vocab)``. Each group is a third of the reviews and, for even
         sizes, labels are exactly half positive.
     """
-    _check_count("n_train", n_train, 1)
-    _check_count("n_test", n_test, 1)
-    _check_count("seed", seed, 0)
+    check_positive_int("n_train", n_train)
+    check_positive_int("n_test", n_test)
+    check_seed("seed", seed)
     rng = random.Random(seed)
     vocab = sentiment_vocab()
     train = _generate(rng, n_train, "train", vocab)
@@ -328,7 +322,7 @@ def sentiment_loaders(
 
     The training loader shuffles with a generator seeded by ``seed``.
     """
-    _check_count("batch_size", batch_size, 1)
+    check_positive_int("batch_size", batch_size)
     data = make_sentiment_data(n_train, n_test, seed)
     shuffle_gen = torch.Generator().manual_seed(seed)
     train = DataLoader(
@@ -340,7 +334,7 @@ def sentiment_loaders(
 
 def bag_of_words(dataset: SentimentDataset, vocab_size: int) -> np.ndarray:
     """Word counts per review, (N, vocab_size) float64, padding not counted (column 0 stays 0)."""
-    _check_count("vocab_size", vocab_size, 1)
+    check_positive_int("vocab_size", vocab_size)
     counts = np.zeros((len(dataset), vocab_size))
     for k in range(len(dataset)):
         row = dataset.ids[k, : dataset.lengths[k]].numpy()

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from lessons_pkg._checks import check_number, check_positive_int
+
 __all__ = ["CharTokenizer", "LMWindows", "lm_windows", "train_val_split"]
 
 UNK_TOKEN = "<unk>"
@@ -45,14 +47,18 @@ class CharTokenizer:
             raise TypeError(f"specials must be a sequence of strings, got the string {specials!r}")
         chars = list(chars)
         for c in chars:
-            if not isinstance(c, str) or len(c) != 1:
+            if not isinstance(c, str):
+                raise TypeError(f"chars must be single characters, got {type(c).__name__}")
+            if len(c) != 1:
                 raise ValueError(f"chars must be single characters, got {c!r}")
         repeated = sorted({c for c in chars if chars.count(c) > 1})
         if repeated:
             raise ValueError(f"chars must not repeat, got repeats {repeated}")
         specials = list(specials)
         for s in specials:
-            if not isinstance(s, str) or not s:
+            if not isinstance(s, str):
+                raise TypeError(f"specials must be non-empty strings, got {type(s).__name__}")
+            if not s:
                 raise ValueError(f"specials must be non-empty strings, got {s!r}")
         if len(set(specials)) != len(specials):
             raise ValueError(f"specials must not repeat, got {specials}")
@@ -203,7 +209,10 @@ class CharTokenizer:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CharTokenizer:
         """Rebuild a tokenizer saved with :meth:`to_dict`."""
-        if not isinstance(d, dict) or "chars" not in d or "specials" not in d:
+        if not isinstance(d, dict):
+            raise TypeError(f"d must be a dict with keys 'chars' and 'specials', got "
+                            f"{type(d).__name__}")
+        if "chars" not in d or "specials" not in d:
             raise ValueError(f"d must be a dict with keys 'chars' and 'specials', got {d!r}")
         return cls(list(d["chars"]), d["specials"])
 
@@ -237,14 +246,8 @@ class LMWindows(Dataset):
         self, ids: Sequence[int] | torch.Tensor, context_length: int, stride: int = 1
     ) -> None:
         self.ids = _as_long_1d(ids, "ids")  # (N,)
-        if isinstance(context_length, bool) or not isinstance(context_length, int):
-            raise TypeError(f"context_length must be an int, got {type(context_length).__name__}")
-        if isinstance(stride, bool) or not isinstance(stride, int):
-            raise TypeError(f"stride must be an int, got {type(stride).__name__}")
-        if context_length < 1:
-            raise ValueError(f"context_length must be >= 1, got {context_length}")
-        if stride < 1:
-            raise ValueError(f"stride must be >= 1, got {stride}")
+        check_positive_int("context_length", context_length)
+        check_positive_int("stride", stride)
         n = self.ids.numel()
         if n < context_length + 1:
             raise ValueError(
@@ -286,10 +289,7 @@ def train_val_split(data: Any, val_fraction: float = 0.1) -> tuple[Any, Any]:
         val_fraction: share of the stream, in (0, 1), that goes to validation
             (rounded to whole tokens; both parts must be non-empty).
     """
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)):
-        raise TypeError(f"val_fraction must be a float, got {type(val_fraction).__name__}")
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    check_number("val_fraction", val_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     if isinstance(data, torch.Tensor) and data.dim() != 1:
         raise ValueError(f"data must be 1-D, got a tensor of shape {tuple(data.shape)}")
     if not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):

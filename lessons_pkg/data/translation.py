@@ -23,6 +23,13 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
+from lessons_pkg._checks import (
+    check_choice,
+    check_int,
+    check_int_sequence,
+    check_seed,
+    check_tensor,
+)
 from lessons_pkg.data.text import CharTokenizer
 
 __all__ = [
@@ -92,8 +99,7 @@ def render_date(date: _dt.date, style: str) -> str:
     """Write ``date`` in one of the :data:`DATE_STYLES`, e.g. ``"the fifth of march, 1987"``."""
     if not isinstance(date, _dt.date):
         raise TypeError(f"date must be a datetime.date, got {type(date).__name__}")
-    if style not in _STYLE_FUNCS:
-        raise ValueError(f"style must be one of {DATE_STYLES}, got {style!r}")
+    check_choice("style", style, DATE_STYLES)
     return _STYLE_FUNCS[style](date.year, date.month, date.day)
 
 
@@ -120,6 +126,31 @@ class DateSplit:
     test: list[tuple[str, str]]
 
 
+def _check_split_args(n_train: int, n_val: int, n_test: int, seed: int,
+                      year_range: tuple[int, int], styles: Sequence[str]) -> None:
+    """The arguments of ``make_date_split``, and enough dates in the years for all the pairs."""
+    for name, value, low in (("n_train", n_train, 1), ("n_val", n_val, 0), ("n_test", n_test, 1)):
+        check_int(name, value, minimum=low)
+    check_seed("seed", seed)
+    first, last = check_int_sequence("year_range", year_range, length=2, minimum=None)
+    if not 1000 <= first <= last <= 9999:
+        raise ValueError(
+            f"year_range must satisfy 1000 <= first <= last <= 9999 (four-digit years), "
+            f"got {year_range}"
+        )
+    styles = tuple(styles)
+    unknown = sorted(set(styles) - set(DATE_STYLES))
+    if unknown or not styles:
+        raise ValueError(f"styles must be a non-empty subset of {DATE_STYLES}, got {styles}")
+    n_days = (_dt.date(last, 12, 31) - _dt.date(first, 1, 1)).days + 1
+    needed = n_train + n_val + n_test
+    if needed > n_days:
+        raise ValueError(
+            f"n_train + n_val + n_test ({needed}) exceeds the {n_days} dates in years "
+            f"{first}..{last}: ask for fewer pairs or widen year_range"
+        )
+
+
 def make_date_split(
     n_train: int = 10_000,
     n_val: int = 1_000,
@@ -136,37 +167,12 @@ def make_date_split(
         year_range: first and last year, inclusive.
         styles: the styles to draw from (a subset of :data:`DATE_STYLES`).
     """
-    for name, value, low in (("n_train", n_train, 1), ("n_val", n_val, 0), ("n_test", n_test, 1)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if (
-        not isinstance(year_range, (tuple, list))
-        or len(year_range) != 2
-        or not all(isinstance(y, int) and not isinstance(y, bool) for y in year_range)
-    ):
-        raise TypeError(f"year_range must be a pair of ints, got {year_range!r}")
+    _check_split_args(n_train, n_val, n_test, seed, year_range, styles)
     first, last = year_range
-    if not 1000 <= first <= last <= 9999:
-        raise ValueError(
-            f"year_range must satisfy 1000 <= first <= last <= 9999 (four-digit years), "
-            f"got {year_range}"
-        )
     styles = tuple(styles)
-    unknown = sorted(set(styles) - set(DATE_STYLES))
-    if unknown or not styles:
-        raise ValueError(f"styles must be a non-empty subset of {DATE_STYLES}, got {styles}")
     start, stop = _dt.date(first, 1, 1), _dt.date(last, 12, 31)
     n_days = (stop - start).days + 1
     needed = n_train + n_val + n_test
-    if needed > n_days:
-        raise ValueError(
-            f"n_train + n_val + n_test ({needed}) exceeds the {n_days} dates in years "
-            f"{first}..{last}: ask for fewer pairs or widen year_range"
-        )
     rng = random.Random(seed)
     offsets = rng.sample(range(n_days), needed)  # distinct dates, so the parts cannot overlap
 
@@ -211,7 +217,10 @@ class TranslationDataset(Dataset):
         self.src: list[torch.Tensor] = []
         self.tgt: list[torch.Tensor] = []
         for i, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            if not isinstance(pair, (tuple, list)):
+                raise TypeError(f"pairs[{i}] must be a (source, target) pair, got "
+                                f"{type(pair).__name__}")
+            if len(pair) != 2:
                 raise ValueError(f"pairs[{i}] must be a (source, target) pair, got {pair!r}")
             source, target = pair
             if not source:
@@ -245,10 +254,7 @@ class TranslationDataset(Dataset):
 
 def decode_predictions(ids: torch.Tensor, tokenizer: CharTokenizer) -> list[str]:
     """Generated target ids (B, L) as strings: drop ``<bos>``/``<pad>``, stop at ``<eos>``."""
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
-        raise ValueError(
-            f"ids must be a 2-D tensor (B, L), got {getattr(ids, 'shape', type(ids).__name__)}"
-        )
+    check_tensor("ids", ids, ndim=2)
     eos = tokenizer.eos_id
     out = []
     for row in ids.tolist():
