@@ -60,7 +60,7 @@ def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> tor
 def train_vae(latent_dim: int, likelihood: str, epochs: int, device: torch.device) -> VAE:
     set_seed(0)
     train_loader, _, _ = digits_loaders(batch_size=64, seed=0)
-    model = VAE(input_dim=64, hidden=256, latent_dim=latent_dim)
+    model = VAE(data_dim=64, hidden=256, latent_dim=latent_dim)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def loss_fn(model: VAE, batch) -> torch.Tensor:
@@ -93,7 +93,7 @@ def test_elbo(model: VAE, likelihood: str, device: torch.device, n_draws: int = 
 def train_gan(epochs: int, device: torch.device) -> DigitsGenerator:
     set_seed(0)
     train_loader, _, _ = digits_loaders(batch_size=64, seed=0)
-    G = DigitsGenerator(z_dim=32, channels=32)
+    G = DigitsGenerator(latent_dim=32, channels=32)
     D = DigitsDiscriminator(channels=32, spectral_norm=True)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))

@@ -90,7 +90,7 @@ class MixtureStream:
 def run_one(dataset: str, method: Method, seed: int, steps: int, device: torch.device) -> dict:
     sample, _, scale = DATASETS[dataset]
     set_seed(seed)
-    G = Generator2D(z_dim=2, hidden=64, n_layers=3).to(device)
+    G = Generator2D(latent_dim=2, hidden=64, n_layers=3).to(device)
     D = Discriminator2D(hidden=64, n_layers=3).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=method.lr, betas=method.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=method.lr, betas=method.betas)

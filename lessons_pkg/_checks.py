@@ -165,13 +165,13 @@ def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor)
 
 
 def check_token_batch(name: str, ids: Any, vocab_size: int, *,
-                      max_len: int | None = None) -> torch.Tensor:
+                      context_length: int | None = None) -> torch.Tensor:
     """A (B, T) batch of token ids for an embedding of ``vocab_size`` rows: an int64 or int32
-    tensor (what ``nn.Embedding`` takes) with ids in [0, vocab_size) and T <= ``max_len``."""
+    tensor (what ``nn.Embedding`` takes) with ids in [0, vocab_size) and T <= ``context_length``."""
     check_tensor(name, ids, ndim=2, floating=False)
     if ids.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"{name} must be an int64 or int32 tensor of token ids, got dtype "
                         f"{ids.dtype}")
-    if max_len is not None and ids.shape[1] > max_len:
-        raise ValueError(f"{name} has length {ids.shape[1]} > max_len ({max_len})")
+    if context_length is not None and ids.shape[1] > context_length:
+        raise ValueError(f"{name} has length {ids.shape[1]} > context_length ({context_length})")
     return check_token_ids(name, ids, vocab_size)

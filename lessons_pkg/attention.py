@@ -246,18 +246,18 @@ def apply_rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_append(k: Tensor, v: Tensor, length: int, max_len: int,
+def _check_append(k: Tensor, v: Tensor, length: int, context_length: int,
                   storage: Tensor | None) -> None:
-    """k, v (B, H, T, Dh) that fit a cache holding ``length`` of ``max_len`` positions, in its
-    ``storage`` (B, H, max_len, Dh) once allocated."""
+    """k, v (B, H, T, Dh) that fit a cache holding ``length`` of ``context_length`` positions,
+    in its ``storage`` (B, H, context_length, Dh) once allocated."""
     check_tensor("k", k, ndim=4)
     check_tensor("v", v, ndim=4)
     if v.shape[:3] != k.shape[:3]:
         raise ValueError(f"k {tuple(k.shape)} and v {tuple(v.shape)} must agree in (B, H, T)")
-    if length + k.shape[2] > max_len:
+    if length + k.shape[2] > context_length:
         raise ValueError(
-            f"KV cache holds {length} positions and cannot take {k.shape[2]} more: max_len is "
-            f"{max_len}"
+            f"KV cache holds {length} positions and cannot take {k.shape[2]} more: "
+            f"context_length is {context_length}"
         )
     stored = None if storage is None else (storage.shape[0], storage.shape[1], storage.shape[3])
     if stored is not None and (k.shape[0], k.shape[1], k.shape[3]) != stored:
@@ -268,14 +268,14 @@ def _check_append(k: Tensor, v: Tensor, length: int, max_len: int,
 class KVCache:
     """Keys and values of earlier positions for one attention layer, for fast generation.
 
-    Storage for ``max_len`` positions is allocated on the first ``append``; later appends write
-    into it, so a generation step costs no copy of the whole past. Meant for inference
+    Storage for ``context_length`` positions is allocated on the first ``append``; later appends
+    write into it, so a generation step costs no copy of the whole past. Meant for inference
     (``torch.no_grad()``): appends write in place.
     """
 
-    def __init__(self, max_len: int) -> None:
-        check_positive_int("max_len", max_len)
-        self.max_len = max_len
+    def __init__(self, context_length: int) -> None:
+        check_positive_int("context_length", context_length)
+        self.context_length = context_length
         self.k: Tensor | None = None
         self.v: Tensor | None = None
         self.length = 0
@@ -292,13 +292,13 @@ class KVCache:
         (B, H, length, Dh) as views of the storage.
 
         Raises:
-            ValueError: the cache would exceed ``max_len`` or the shapes disagree with it.
+            ValueError: the cache would exceed ``context_length`` or the shapes disagree with it.
         """
-        _check_append(k, v, self.length, self.max_len, self.k)
+        _check_append(k, v, self.length, self.context_length, self.k)
         B, H, T, Dh = k.shape
         if self.k is None or self.v is None:
-            self.k = k.new_empty(B, H, self.max_len, Dh)
-            self.v = v.new_empty(B, H, self.max_len, v.shape[-1])
+            self.k = k.new_empty(B, H, self.context_length, Dh)
+            self.v = v.new_empty(B, H, self.context_length, v.shape[-1])
         start, self.length = self.length, self.length + T
         self.k[:, :, start : self.length] = k
         self.v[:, :, start : self.length] = v
@@ -509,19 +509,19 @@ class MultiHeadAttention(nn.Module):
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_table_size(max_len: int, d_model: int, *, even: bool = False) -> None:
-    """A positional table of ``max_len`` positions and width ``d_model`` (even for sines)."""
-    check_positive_int("max_len", max_len)
+def _check_table_size(context_length: int, d_model: int, *, even: bool = False) -> None:
+    """A positional table of ``context_length`` positions and width ``d_model`` (even for sines)."""
+    check_positive_int("context_length", context_length)
     check_positive_int("d_model", d_model)
     if even and d_model % 2:
         raise ValueError(f"d_model must be even for sinusoidal positions, got {d_model}")
 
 
-def _check_positions(T: int, offset: int, max_len: int) -> None:
-    if offset < 0 or offset + T > max_len:
+def _check_positions(T: int, offset: int, context_length: int) -> None:
+    if offset < 0 or offset + T > context_length:
         raise ValueError(
-            f"positions {offset}..{offset + T - 1} exceed max_len ({max_len}) of the positional "
-            "encoding"
+            f"positions {offset}..{offset + T - 1} exceed context_length ({context_length}) of the "
+            "positional encoding"
         )
 
 
@@ -531,36 +531,36 @@ class SinusoidalPositionalEncoding(nn.Module):
     The table is computed once in float64 and cast to the input's dtype in ``forward``.
     """
 
-    def __init__(self, d_model: int, max_len: int = 512, base: float = 10000.0) -> None:
+    def __init__(self, d_model: int, context_length: int = 512, base: float = 10000.0) -> None:
         super().__init__()
-        _check_table_size(max_len, d_model, even=True)
-        self.d_model, self.max_len = d_model, max_len
-        pos = torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
+        _check_table_size(context_length, d_model, even=True)
+        self.d_model, self.context_length = d_model, context_length
+        pos = torch.arange(context_length, dtype=torch.float64)[:, None]  # (context_length, 1)
         two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (D/2,)
-        angles = pos / base ** (two_i / d_model)  # (max_len, D/2)
-        pe = torch.empty(max_len, d_model, dtype=torch.float64)
+        angles = pos / base ** (two_i / d_model)  # (context_length, D/2)
+        pe = torch.empty(context_length, d_model, dtype=torch.float64)
         pe[:, 0::2], pe[:, 1::2] = angles.sin(), angles.cos()
         self.register_buffer("pe", pe, persistent=False)
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         """x (B, T, D) -> x + PE[offset : offset + T]."""
         T = x.shape[-2]
-        _check_positions(T, offset, self.max_len)
+        _check_positions(T, offset, self.context_length)
         return x + self.pe[offset : offset + T].to(x.dtype)  # (B, T, D)
 
 
 class LearnedPositionalEncoding(nn.Module):
     """Adds a learned vector per position (as in GPT-2): x + E[pos]."""
 
-    def __init__(self, max_len: int, d_model: int) -> None:
+    def __init__(self, d_model: int, context_length: int) -> None:
         super().__init__()
-        _check_table_size(max_len, d_model)
-        self.max_len = max_len
-        self.embedding = nn.Embedding(max_len, d_model)
+        _check_table_size(context_length, d_model)
+        self.context_length = context_length
+        self.embedding = nn.Embedding(context_length, d_model)
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         """x (B, T, D) -> x + E[offset : offset + T]."""
         T = x.shape[-2]
-        _check_positions(T, offset, self.max_len)
+        _check_positions(T, offset, self.context_length)
         positions = torch.arange(offset, offset + T, device=x.device)  # (T,)
         return x + self.embedding(positions)  # (B, T, D)

@@ -331,15 +331,17 @@ class Neuron:
     """``act(b + Σ wᵢ xᵢ)`` with weights drawn from U(−1, 1) and the bias at 0.
 
     Args:
-        n_in: number of inputs.
+        in_features: number of inputs.
         nonlin: apply ReLU (True) or stay linear (False, for an output layer).
-        rng: the random source for the weights (``random.Random(seed)`` for reproducibility).
+        generator: the random source for the weights, a ``random.Random`` (this engine is pure
+            Python; elsewhere the package takes a ``torch.Generator`` under the same name).
     """
 
-    def __init__(self, n_in: int, nonlin: bool = True, rng: random.Random | None = None) -> None:
-        check_positive_int("n_in", n_in)
-        rng = rng if rng is not None else random.Random(0)
-        self.w = [Value(rng.uniform(-1.0, 1.0)) for _ in range(n_in)]
+    def __init__(self, in_features: int, nonlin: bool = True,
+                 generator: random.Random | None = None) -> None:
+        check_positive_int("in_features", in_features)
+        generator = generator if generator is not None else random.Random(0)
+        self.w = [Value(generator.uniform(-1.0, 1.0)) for _ in range(in_features)]
         self.b = Value(0.0)
         self.nonlin = nonlin
 
@@ -363,19 +365,20 @@ class Neuron:
 
 
 class Layer:
-    """``n_out`` neurons reading the same ``n_in`` inputs."""
+    """``out_features`` neurons reading the same ``in_features`` inputs."""
 
     def __init__(
-        self, n_in: int, n_out: int, nonlin: bool = True, rng: random.Random | None = None
+        self, in_features: int, out_features: int, nonlin: bool = True,
+        generator: random.Random | None = None,
     ) -> None:
-        check_positive_int("n_out", n_out)
-        rng = rng if rng is not None else random.Random(0)
-        self.neurons = [Neuron(n_in, nonlin, rng) for _ in range(n_out)]
+        check_positive_int("out_features", out_features)
+        generator = generator if generator is not None else random.Random(0)
+        self.neurons = [Neuron(in_features, nonlin, generator) for _ in range(out_features)]
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
-        n_in = len(self.neurons[0].w)
-        if len(x) != n_in:
-            raise ValueError(f"x must have {n_in} inputs, got {len(x)}")
+        in_features = len(self.neurons[0].w)
+        if len(x) != in_features:
+            raise ValueError(f"x must have {in_features} inputs, got {len(x)}")
         split = _split_inputs(x)  # shared by every neuron of the layer
         return [n._activate(_dot(n.w, n.b, *split)) for n in self.neurons]
 
@@ -394,24 +397,25 @@ class MLP:
     """ReLU layers of the given sizes, the last one linear: ``MLP(2, [16, 16, 1])``.
 
     Args:
-        n_in: number of inputs.
-        n_outs: width of each layer, the last being the output size.
+        in_features: number of inputs.
+        layer_sizes: width of each layer, the last being the output size.
         seed: seeds ``random.Random`` for the weights, so two MLPs with one seed are equal.
-        rng: use this random source instead of ``seed``.
+        generator: use this random source instead of ``seed``.
 
-    Calling the MLP on a list of inputs returns a list of ``n_outs[-1]`` Values (one Value when
+    Calling the MLP on a list of inputs returns a list of ``layer_sizes[-1]`` Values (one Value when
     the output size is 1).
     """
 
     def __init__(
-        self, n_in: int, n_outs: Sequence[int], *, seed: int = 0, rng: random.Random | None = None
+        self, in_features: int, layer_sizes: Sequence[int], *, seed: int = 0,
+        generator: random.Random | None = None,
     ) -> None:
-        check_int_sequence("n_outs", n_outs, min_length=1)
-        rng = rng if rng is not None else random.Random(seed)
-        sizes = [n_in, *n_outs]
+        check_int_sequence("layer_sizes", layer_sizes, min_length=1)
+        generator = generator if generator is not None else random.Random(seed)
+        sizes = [in_features, *layer_sizes]
         self.layers = [
-            Layer(sizes[i], sizes[i + 1], nonlin=i < len(n_outs) - 1, rng=rng)
-            for i in range(len(n_outs))
+            Layer(sizes[i], sizes[i + 1], nonlin=i < len(layer_sizes) - 1, generator=generator)
+            for i in range(len(layer_sizes))
         ]
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:

@@ -67,19 +67,19 @@ def _maybe_sn(layer: nn.Module, use: bool) -> nn.Module:
 
 
 def sample_latent(
-    n: int, z_dim: int, device: torch.device | str | None = None,
+    n: int, latent_dim: int, device: torch.device | str | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Draw ``(n, z_dim)`` standard-normal latents on ``device``.
+    """Draw ``(n, latent_dim)`` standard-normal latents on ``device``.
 
     ``device`` defaults to the ``generator``'s device when a generator is given.
     """
     check_positive_int("n", n)
-    check_positive_int("z_dim", z_dim)
+    check_positive_int("latent_dim", latent_dim)
     check_generator("generator", generator)
     if generator is not None:
         device = generator.device if device is None else device
-    return torch.randn(n, z_dim, device=device, generator=generator)  # (n, Z)
+    return torch.randn(n, latent_dim, device=device, generator=generator)  # (n, Z)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,14 +93,14 @@ class Generator2D(nn.Module):
     (G must then flatten 16 directions of noise instead of 2).
     """
 
-    def __init__(self, z_dim: int = 2, hidden: int = 64, n_layers: int = 3, data_dim: int = 2):
+    def __init__(self, latent_dim: int = 2, hidden: int = 64, n_layers: int = 3, data_dim: int = 2):
         super().__init__()
-        for name, value in (("z_dim", z_dim), ("hidden", hidden), ("n_layers", n_layers),
+        for name, value in (("latent_dim", latent_dim), ("hidden", hidden), ("n_layers", n_layers),
                             ("data_dim", data_dim)):
             check_positive_int(name, value)
-        self.z_dim, self.data_dim = z_dim, data_dim
+        self.latent_dim, self.data_dim = latent_dim, data_dim
         layers: list[nn.Module] = []
-        width = z_dim
+        width = latent_dim
         for _ in range(n_layers):
             layers += [nn.Linear(width, hidden), nn.ReLU()]
             width = hidden
@@ -108,14 +108,14 @@ class Generator2D(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        check_shape("z", z, ("B", self.z_dim))
+        check_shape("z", z, ("B", self.latent_dim))
         return self.net(z)  # (B, X)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples ``(n, X)`` drawn with fresh latents on the model's device."""
         device = next(self.parameters()).device
-        return self(sample_latent(n, self.z_dim, device, generator))
+        return self(sample_latent(n, self.latent_dim, device, generator))
 
 
 class Discriminator2D(nn.Module):
@@ -162,13 +162,14 @@ class DigitsGenerator(nn.Module):
     checkerboard pattern of strided transposed convolutions). BatchNorm and ReLU as in DCGAN.
     """
 
-    def __init__(self, z_dim: int = 32, channels: int = 32):
+    def __init__(self, latent_dim: int = 32, channels: int = 32):
         super().__init__()
-        check_positive_int("z_dim", z_dim)
+        check_positive_int("latent_dim", latent_dim)
         check_positive_int("channels", channels)
-        self.z_dim, self.channels = z_dim, channels
+        self.latent_dim, self.channels = latent_dim, channels
         self.project = nn.Sequential(
-            nn.Linear(z_dim, 2 * channels * 4 * 4), nn.BatchNorm1d(2 * channels * 4 * 4), nn.ReLU()
+            nn.Linear(latent_dim, 2 * channels * 4 * 4), nn.BatchNorm1d(2 * channels * 4 * 4),
+            nn.ReLU(),
         )
         self.net = nn.Sequential(
             nn.Upsample(scale_factor=2, mode="nearest"),  # 4x4 -> 8x8
@@ -179,7 +180,7 @@ class DigitsGenerator(nn.Module):
         )
 
     def forward(self, z: Tensor) -> Tensor:
-        check_shape("z", z, ("B", self.z_dim))
+        check_shape("z", z, ("B", self.latent_dim))
         B = z.shape[0]
         h = self.project(z).view(B, 2 * self.channels, 4, 4)  # (B, 2C, 4, 4)
         return torch.sigmoid(self.net(h))  # (B, 1, 8, 8)
@@ -188,7 +189,7 @@ class DigitsGenerator(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` images ``(n, 1, 8, 8)`` in [0, 1] drawn with fresh latents."""
         device = next(self.parameters()).device
-        return self(sample_latent(n, self.z_dim, device, generator))
+        return self(sample_latent(n, self.latent_dim, device, generator))
 
 
 class DigitsDiscriminator(nn.Module):
@@ -321,20 +322,20 @@ _G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def _check_step_args(G: nn.Module, real: Tensor, z_dim: int | None, loss: str,
+def _check_step_args(G: nn.Module, real: Tensor, latent_dim: int | None, loss: str,
                      d_steps: int) -> int:
-    """The arguments of ``gan_step``; returns the latent size, ``G.z_dim`` when not given."""
+    """The arguments of ``gan_step``; returns the latent size, ``G.latent_dim`` when not given."""
     check_choice("loss", loss, LOSSES)
     check_positive_int("d_steps", d_steps)
-    if z_dim is None:
-        z_dim = getattr(G, "z_dim", None)
-        if z_dim is None:
-            raise ValueError("z_dim must be given when G has no z_dim attribute")
-    check_positive_int("z_dim", z_dim)
+    if latent_dim is None:
+        latent_dim = getattr(G, "latent_dim", None)
+        if latent_dim is None:
+            raise ValueError("latent_dim must be given when G has no latent_dim attribute")
+    check_positive_int("latent_dim", latent_dim)
     check_tensor("real", real)
     if real.dim() < 2 or real.shape[0] < 1:
         raise ValueError(f"real must be a batch tensor (B, ...), got {tuple(real.shape)}")
-    return z_dim
+    return latent_dim
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,7 +402,7 @@ def generator_step(
 
 def gan_step(
     G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-    real: Tensor, z_dim: int | None = None, loss: str = "nonsaturating",
+    real: Tensor, latent_dim: int | None = None, loss: str = "nonsaturating",
     generator: torch.Generator | None = None, d_steps: int = 1, gp_weight: float = 10.0,
     r1_weight: float = 0.0,
 ) -> dict[str, float]:
@@ -411,7 +412,7 @@ def gan_step(
         G, D: generator and discriminator (D returns logits ``(B,)``).
         opt_g, opt_d: their optimizers.
         real: a batch of real data, ``(B, X)`` or ``(B, 1, 8, 8)``.
-        z_dim: latent size; defaults to ``G.z_dim``.
+        latent_dim: latent size; defaults to ``G.latent_dim``.
         loss: ``"minimax"`` (original game, saturating G loss), ``"nonsaturating"`` (same D loss,
             G minimises ``-log D(G(z))``), ``"hinge"`` or ``"wgan-gp"``.
         generator: optional ``torch.Generator`` (on ``real``'s device) for the latents.
@@ -422,18 +423,18 @@ def gan_step(
         ``{"d_loss", "g_loss", "real_score", "fake_score"}`` (plus ``"gp"`` for WGAN-GP) as floats,
         the D values from the last D update.
     """
-    z_dim = _check_step_args(G, real, z_dim, loss, d_steps)
+    latent_dim = _check_step_args(G, real, latent_dim, loss, d_steps)
     B = real.shape[0]
     for _ in range(d_steps):
-        z = sample_latent(B, z_dim, real.device, generator)
+        z = sample_latent(B, latent_dim, real.device, generator)
         stats = discriminator_step(G, D, opt_d, real, z, loss, gp_weight, generator, r1_weight)
-    z = sample_latent(B, z_dim, real.device, generator)
+    z = sample_latent(B, latent_dim, real.device, generator)
     stats.update(generator_step(G, D, opt_g, z, loss))
     return stats
 
 
 def make_gan_step_fn(
-    opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, z_dim: int | None = None,
+    opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, latent_dim: int | None = None,
     loss: str = "nonsaturating", generator: torch.Generator | None = None, d_steps: int = 1,
     gp_weight: float = 10.0,
 ) -> Callable[[nn.Module, object], dict[str, float]]:
@@ -453,7 +454,7 @@ def make_gan_step_fn(
                 f"GAN(G, D)), got {type(model).__name__}"
             )
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return gan_step(model.G, model.D, opt_g, opt_d, real, z_dim, loss, generator, d_steps,
+        return gan_step(model.G, model.D, opt_g, opt_d, real, latent_dim, loss, generator, d_steps,
                         gp_weight)
 
     return step_fn

@@ -69,7 +69,7 @@ class TransformerConfig:
         dropout: dropout after embeddings, on attention weights, inside the FFN and on each
             sublayer's output.
         norm_first: pre-LN (True) or post-LN as in the paper (False).
-        max_len: longest source or target sequence (size of the positional table).
+        context_length: longest source or target sequence (size of the positional table).
         pad_id: padding token id in both vocabularies (masked out of attention and ignored by
             ``seq2seq_loss``), or None when sequences are never padded.
         activation: "relu" (the paper) or "gelu".
@@ -88,7 +88,7 @@ class TransformerConfig:
     d_ff: int = 512
     dropout: float = 0.1
     norm_first: bool = False
-    max_len: int = 256
+    context_length: int = 256
     pad_id: int | None = 0
     activation: str = "relu"
     layer_norm_eps: float = 1e-5
@@ -97,7 +97,7 @@ class TransformerConfig:
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_encoder_layers",
-                     "n_decoder_layers", "d_ff", "max_len"):
+                     "n_decoder_layers", "d_ff", "context_length"):
             check_positive_int(name, getattr(self, name))
         if self.d_model % self.n_heads:
             raise ValueError(
@@ -302,7 +302,7 @@ class Seq2SeqTransformer(nn.Module):
         c = self.config = config
         self.src_embed = nn.Embedding(c.src_vocab_size, c.d_model)
         self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.d_model)
-        self.positions = SinusoidalPositionalEncoding(c.d_model, c.max_len)
+        self.positions = SinusoidalPositionalEncoding(c.d_model, c.context_length)
         self.dropout = nn.Dropout(c.dropout)
         self.encoder = Encoder(c)
         self.decoder = Decoder(c)
@@ -326,7 +326,8 @@ class Seq2SeqTransformer(nn.Module):
         return tokens != self.config.pad_id  # (B, length): True at real tokens
 
     def _embed(self, embedding: nn.Embedding, tokens: Tensor, name: str) -> Tensor:
-        check_token_batch(name, tokens, embedding.num_embeddings, max_len=self.config.max_len)
+        check_token_batch(name, tokens, embedding.num_embeddings,
+                          context_length=self.config.context_length)
         x = embedding(tokens) * math.sqrt(self.config.d_model)  # (B, L, D)
         return self.dropout(self.positions(x))  # (B, L, D)
 
@@ -437,7 +438,7 @@ class EncoderOnlyTransformer(nn.Module):
     al., 2019, §3) classifies from a special first token trained by a second pre-training task;
     without that task, mean pooling is the simpler choice. Only the encoder fields of ``config``
     are used (``src_vocab_size``, ``d_model``, ``n_heads``, ``n_encoder_layers``, ``d_ff``,
-    ``dropout``, ``norm_first``, ``max_len``, ``pad_id``, ``activation``, ``layer_norm_eps``,
+    ``dropout``, ``norm_first``, ``context_length``, ``pad_id``, ``activation``, ``layer_norm_eps``,
     ``use_sdpa``). Weights keep PyTorch's default initialisation; embeddings are not scaled by
     √D, as in BERT.
     """
@@ -447,7 +448,7 @@ class EncoderOnlyTransformer(nn.Module):
         check_int("n_classes", n_classes, minimum=2)
         c = self.config = config
         self.embed = nn.Embedding(c.src_vocab_size, c.d_model)
-        self.positions = LearnedPositionalEncoding(c.max_len, c.d_model)
+        self.positions = LearnedPositionalEncoding(c.d_model, c.context_length)
         self.dropout = nn.Dropout(c.dropout)
         self.encoder = Encoder(c)
         self.mlm_head = nn.Linear(c.d_model, c.src_vocab_size)
@@ -455,7 +456,8 @@ class EncoderOnlyTransformer(nn.Module):
 
     def hidden(self, ids: Tensor) -> tuple[Tensor, Tensor]:
         """ids (B, T) -> (vectors (B, T, D), mask of real tokens (B, T))."""
-        check_token_batch("ids", ids, self.config.src_vocab_size, max_len=self.config.max_len)
+        check_token_batch("ids", ids, self.config.src_vocab_size,
+                          context_length=self.config.context_length)
         pad_id = self.config.pad_id
         real = torch.ones_like(ids, dtype=torch.bool) if pad_id is None else ids != pad_id
         x = self.dropout(self.positions(self.embed(ids)))  # (B, T, D)

@@ -4,7 +4,7 @@ Chapter: Algorithms › VAE; Practice › Generative models.
 Paper: Kingma & Welling (2014), "Auto-Encoding Variational Bayes" (§2.3 the reparameterisation
 trick, Appendix B the closed-form Gaussian KL); Loaiza-Ganem & Cunningham (2019) for the continuous
 Bernoulli likelihood.
-Shapes: B batch, P = ``input_dim`` pixels (64 for 8×8 digits), L = ``latent_dim``.
+Shapes: B batch, P = ``data_dim`` pixels (64 for 8×8 digits), L = ``latent_dim``.
 
 The model is q(z|x) = N(mu(x), diag(exp(logvar(x)))), p(z) = N(0, I) and a decoder that returns
 one logit per pixel. The negative ELBO per image, in nats, is
@@ -167,36 +167,36 @@ class VAE(nn.Module):
     """MLP encoder and decoder for flattened images.
 
     Args:
-        input_dim: pixels per image P (64 for 8×8 digits). Inputs may be ``(B, P)`` or images
+        data_dim: pixels per image P (64 for 8×8 digits). Inputs may be ``(B, P)`` or images
             ``(B, C, H, W)`` with ``C·H·W = P``; outputs keep the input's shape.
         hidden: width of the two hidden layers of each network.
         latent_dim: L; 2 gives a latent space that can be drawn as a map.
     """
 
-    def __init__(self, input_dim: int = 64, hidden: int = 256, latent_dim: int = 2):
+    def __init__(self, data_dim: int = 64, hidden: int = 256, latent_dim: int = 2):
         super().__init__()
-        for name, value in (("input_dim", input_dim), ("hidden", hidden),
+        for name, value in (("data_dim", data_dim), ("hidden", hidden),
                             ("latent_dim", latent_dim)):
             check_positive_int(name, value)
-        self.input_dim, self.hidden, self.latent_dim = input_dim, hidden, latent_dim
+        self.data_dim, self.hidden, self.latent_dim = data_dim, hidden, latent_dim
         self.encoder = nn.Sequential(
-            nn.Linear(input_dim, hidden), nn.ReLU(),
+            nn.Linear(data_dim, hidden), nn.ReLU(),
             nn.Linear(hidden, hidden), nn.ReLU(),
             nn.Linear(hidden, 2 * latent_dim),
         )
         self.decoder = nn.Sequential(
             nn.Linear(latent_dim, hidden), nn.ReLU(),
             nn.Linear(hidden, hidden), nn.ReLU(),
-            nn.Linear(hidden, input_dim),
+            nn.Linear(hidden, data_dim),
         )
 
     def _flatten(self, x: Tensor) -> Tensor:
-        if x.dim() < 2 or x.shape[0] < 1 or math.prod(x.shape[1:]) != self.input_dim:
+        if x.dim() < 2 or x.shape[0] < 1 or math.prod(x.shape[1:]) != self.data_dim:
             raise ValueError(
-                f"x must have shape (B, {self.input_dim}) or (B, C, H, W) with "
-                f"C*H*W = {self.input_dim}, got {tuple(x.shape)}"
+                f"x must have shape (B, {self.data_dim}) or (B, C, H, W) with "
+                f"C*H*W = {self.data_dim}, got {tuple(x.shape)}"
             )
-        return x.reshape(x.shape[0], self.input_dim)  # (B, P)
+        return x.reshape(x.shape[0], self.data_dim)  # (B, P)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``x -> (mu, logvar)``, each ``(B, L)``."""

@@ -214,7 +214,7 @@ def test_mha_kv_cache_equals_full_causal_pass(device, use_sdpa, rotary):
     mha = MultiHeadAttention(D, H, use_sdpa=use_sdpa, rotary=rotary).to(device, torch.float64)
     x = torch.randn(B, T, D, device=device, dtype=torch.float64)
     full, _ = mha(x, is_causal=True)
-    cache = KVCache(max_len=T)
+    cache = KVCache(context_length=T)
     with torch.no_grad():
         parts = [mha(x[:, :3], is_causal=True, kv_cache=cache)[0]]  # a 3-token prefill
         parts += [mha(x[:, t : t + 1], is_causal=True, kv_cache=cache)[0] for t in range(3, 5)]
@@ -269,9 +269,9 @@ def test_mha_argument_errors():
 
 
 def test_kv_cache_errors():
-    cache = KVCache(max_len=4)
+    cache = KVCache(context_length=4)
     cache.append(torch.randn(1, 2, 3, 5), torch.randn(1, 2, 3, 5))
-    with pytest.raises(ValueError, match="cannot take 2 more: max_len is 4"):
+    with pytest.raises(ValueError, match="cannot take 2 more: context_length is 4"):
         cache.append(torch.randn(1, 2, 2, 5), torch.randn(1, 2, 2, 5))
     with pytest.raises(ValueError, match="does not fit"):
         cache.append(torch.randn(2, 2, 1, 5), torch.randn(2, 2, 1, 5))
@@ -279,9 +279,9 @@ def test_kv_cache_errors():
         cache.append(torch.randn(1, 2, 1, 5), torch.randn(1, 2, 2, 5))
     cache.reset()
     assert len(cache) == 0
-    with pytest.raises(ValueError, match="max_len must be"):
+    with pytest.raises(ValueError, match="context_length must be"):
         KVCache(0)
-    with pytest.raises(TypeError, match="max_len must be an int, got float"):
+    with pytest.raises(TypeError, match="context_length must be an int, got float"):
         KVCache(4.0)
     with pytest.raises(ValueError, match=r"k must have 4 dimensions"):
         KVCache(4).append(torch.randn(2, 3, 5), torch.randn(2, 3, 5))
@@ -292,7 +292,7 @@ def test_kv_cache_errors():
 
 def test_sinusoidal_encoding_follows_the_formula():
     D, L = 6, 9
-    pe = SinusoidalPositionalEncoding(D, max_len=L)
+    pe = SinusoidalPositionalEncoding(D, context_length=L)
     expected = torch.tensor(
         [[math.sin(p / 10000 ** (i / D)) if i % 2 == 0 else math.cos(p / 10000 ** ((i - 1) / D))
           for i in range(D)] for p in range(L)],
@@ -302,22 +302,22 @@ def test_sinusoidal_encoding_follows_the_formula():
     torch.testing.assert_close(pe(x)[1], expected, atol=1e-12, rtol=0)
     torch.testing.assert_close(pe(x[:, :3], offset=4)[0], expected[4:7], atol=1e-12, rtol=0)
     assert pe(torch.zeros(1, 2, D)).dtype == torch.float32
-    with pytest.raises(ValueError, match=r"exceed max_len \(9\)"):
+    with pytest.raises(ValueError, match=r"exceed context_length \(9\)"):
         pe(torch.zeros(1, 10, D))
     with pytest.raises(ValueError, match="even"):
         SinusoidalPositionalEncoding(5)
 
 
 def test_learned_encoding_adds_one_vector_per_position():
-    pe = LearnedPositionalEncoding(max_len=8, d_model=4)
+    pe = LearnedPositionalEncoding(context_length=8, d_model=4)
     x = torch.randn(2, 3, 4)
     torch.testing.assert_close(pe(x, offset=2), x + pe.embedding.weight[2:5])
-    with pytest.raises(ValueError, match="exceed max_len"):
+    with pytest.raises(ValueError, match="exceed context_length"):
         pe(x, offset=6)
-    with pytest.raises(ValueError, match="max_len must be a positive int, got 0"):
-        LearnedPositionalEncoding(0, 4)
+    with pytest.raises(ValueError, match="context_length must be a positive int, got 0"):
+        LearnedPositionalEncoding(4, 0)
     with pytest.raises(TypeError, match="d_model must be an int, got float"):
-        LearnedPositionalEncoding(8, 4.0)
+        LearnedPositionalEncoding(4.0, 8)
 
 
 def test_rotary_matches_complex_rotation_and_is_relative():

@@ -109,9 +109,9 @@ def _torch_params(model: MLP, device) -> list[tuple[torch.Tensor, torch.Tensor]]
 
 
 def test_mlp_gradients_match_torch(device):
-    rng = random.Random(3)
-    X = [[rng.uniform(-2, 2) for _ in range(3)] for _ in range(6)]
-    y = [rng.choice([-1.0, 1.0]) for _ in range(6)]
+    generator = random.Random(3)
+    X = [[generator.uniform(-2, 2) for _ in range(3)] for _ in range(6)]
+    y = [generator.choice([-1.0, 1.0]) for _ in range(6)]
     model = MLP(3, [5, 4, 1], seed=7)
     margins = [(1 - yi * model(x)).relu() for x, yi in zip(X, y, strict=True)]
     loss = vsum(margins) / len(X) + 1e-3 * vsum(p * p for p in model.parameters())
@@ -231,8 +231,8 @@ def test_seeded_init_and_zero_grad():
     assert any(p.grad != 0.0 for p in m1.parameters())
     m1.zero_grad()
     assert all(p.grad == 0.0 for p in m1.parameters())
-    layer = Layer(2, 3, rng=random.Random(0))
-    neuron = Neuron(2, nonlin=False, rng=random.Random(0))
+    layer = Layer(2, 3, generator=random.Random(0))
+    neuron = Neuron(2, nonlin=False, generator=random.Random(0))
     assert len(layer([1.0, 1.0])) == 3 and neuron([1.0, 1.0]).data == pytest.approx(
         sum(w.data for w in neuron.w)
     )
@@ -289,16 +289,16 @@ def test_errors():
         MLP(2, [3, 1])([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="x must have 2 inputs, got 1"):
         Neuron(2)([1.0])
-    with pytest.raises(ValueError, match="n_outs must hold at least 1 int, got 0"):
+    with pytest.raises(ValueError, match="layer_sizes must hold at least 1 int, got 0"):
         MLP(2, [])
-    with pytest.raises(ValueError, match=r"n_outs\[1\] must be a positive int, got 0"):
+    with pytest.raises(ValueError, match=r"layer_sizes\[1\] must be a positive int, got 0"):
         MLP(2, [3, 0])
-    with pytest.raises(ValueError, match="n_in must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="in_features must be a positive int, got 0"):
         Neuron(0)
-    with pytest.raises(TypeError, match="n_in must be an int, got float"):
+    with pytest.raises(TypeError, match="in_features must be an int, got float"):
         Neuron(2.0)
-    with pytest.raises(ValueError, match="n_out must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="out_features must be a positive int, got 0"):
         Layer(2, 0)
-    with pytest.raises(TypeError, match="n_out must be an int, got float"):
+    with pytest.raises(TypeError, match="out_features must be an int, got float"):
         Layer(2, 1.0)
     assert math.isinf((Value(0.0) ** 0.5)._local_grads[0])  # d√a/da at 0, as torch gives

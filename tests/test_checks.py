@@ -109,7 +109,7 @@ def test_same_shape():
 
 def test_token_batch():
     ids = torch.tensor([[0, 4, 2]])
-    assert c.check_token_batch("ids", ids, 5, max_len=3) is ids
+    assert c.check_token_batch("ids", ids, 5, context_length=3) is ids
     with pytest.raises(TypeError, match="ids must be a torch.Tensor, got list"):
         c.check_token_batch("ids", [[0]], 5)
     with pytest.raises(TypeError, match="ids must be an integer tensor, got dtype torch.float32"):
@@ -119,8 +119,8 @@ def test_token_batch():
         c.check_token_batch("ids", ids.short(), 5)
     with pytest.raises(ValueError, match=r"ids must have 2 dimensions, got shape \(3,\)"):
         c.check_token_batch("ids", ids[0], 5)
-    with pytest.raises(ValueError, match=r"ids has length 3 > max_len \(2\)"):
-        c.check_token_batch("ids", ids, 5, max_len=2)
+    with pytest.raises(ValueError, match=r"ids has length 3 > context_length \(2\)"):
+        c.check_token_batch("ids", ids, 5, context_length=2)
     with pytest.raises(ValueError, match=r"ids must hold token ids in \[0, 4\), got values in "
                                          r"\[0, 4\]"):
         c.check_token_batch("ids", ids, 4)

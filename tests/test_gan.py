@@ -110,11 +110,12 @@ def test_gradient_penalty_and_r1_on_a_linear_critic(device):
 def _pair(device, digits=False, **d_kwargs):
     torch.manual_seed(0)
     if digits:
-        G, D = DigitsGenerator(z_dim=4, channels=4), DigitsDiscriminator(channels=4, **d_kwargs)
+        G = DigitsGenerator(latent_dim=4, channels=4)
+        D = DigitsDiscriminator(channels=4, **d_kwargs)
         real = torch.rand(8, 1, 8, 8, device=device)
     else:
-        G, D = Generator2D(z_dim=3, hidden=8, n_layers=2), Discriminator2D(hidden=8, n_layers=2,
-                                                                           **d_kwargs)
+        G = Generator2D(latent_dim=3, hidden=8, n_layers=2)
+        D = Discriminator2D(hidden=8, n_layers=2, **d_kwargs)
         real = torch.randn(8, 2, device=device)
     G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-2)
@@ -135,7 +136,7 @@ def _same(module, saved):
 def test_discriminator_step_leaves_generator_untouched(device, digits, loss):
     G, D, _, opt_d, real = _pair(device, digits)
     g_before, d_before = _copy(G), _copy(D)
-    z = torch.randn(8, G.z_dim, device=device)
+    z = torch.randn(8, G.latent_dim, device=device)
     stats = discriminator_step(G, D, opt_d, real, z, loss=loss, r1_weight=0.1)
     assert all(p.grad is None for p in G.parameters())
     assert _same(G, g_before)
@@ -149,7 +150,7 @@ def test_generator_step_leaves_discriminator_untouched(device, digits, loss):
     G, D, opt_g, _, real = _pair(device, digits)
     D.net[0].weight.requires_grad_(False)  # a frozen layer must stay frozen afterwards
     g_before, d_before = _copy(G), _copy(D)
-    stats = generator_step(G, D, opt_g, torch.randn(8, G.z_dim, device=device), loss=loss)
+    stats = generator_step(G, D, opt_g, torch.randn(8, G.latent_dim, device=device), loss=loss)
     assert all(p.grad is None for p in D.parameters())
     assert _same(D, d_before)
     assert not _same(G, g_before)
@@ -176,11 +177,11 @@ def test_model_shapes_and_output_range(device):
     assert Generator2D().to(device)(z2).shape == (6, 2)
     assert Discriminator2D().to(device)(torch.randn(6, 2, device=device)).shape == (6,)
     assert Discriminator2D(pack=3).to(device)(torch.randn(6, 2, device=device)).shape == (2,)
-    images = DigitsGenerator(z_dim=8, channels=8).to(device)(torch.randn(5, 8, device=device))
+    images = DigitsGenerator(latent_dim=8, channels=8).to(device)(torch.randn(5, 8, device=device))
     assert images.shape == (5, 1, 8, 8)
     assert images.min() >= 0 and images.max() <= 1
     assert DigitsDiscriminator(channels=8).to(device)(images).shape == (5,)
-    assert Generator2D(z_dim=4).to(device).sample(3).shape == (3, 2)
+    assert Generator2D(latent_dim=4).to(device).sample(3).shape == (3, 2)
 
 
 def test_spectral_norm_keeps_layers_near_unit_norm():
@@ -217,20 +218,20 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match=r"x must have shape \(B, 1, 8, 8\), got \(2, 1, 7, 7\)"):
         DigitsDiscriminator(channels=4)(torch.rand(2, 1, 7, 7))
     with pytest.raises(ValueError, match=r"z must have shape \(B, 8\)"):
-        DigitsGenerator(z_dim=8, channels=4)(torch.randn(2, 1, 8))
+        DigitsGenerator(latent_dim=8, channels=4)(torch.randn(2, 1, 8))
     with pytest.raises(ValueError, match="loss must be one of"):
         gan_step(G, D, opt_g, opt_d, real, loss="lsgan")
     with pytest.raises(ValueError, match=r"real must have the generator's output shape \(8, 2\)"):
         discriminator_step(G, D, opt_d, torch.randn(8, 3), torch.randn(8, 3))
     with pytest.raises(ValueError, match=r"z must have shape \(B, 3\)"):
-        gan_step(G, D, opt_g, opt_d, real, z_dim=5)
+        gan_step(G, D, opt_g, opt_d, real, latent_dim=5)
     with pytest.raises(ValueError, match=r"batch size \(7\) must be divisible by pack \(2\)"):
         Discriminator2D(pack=2)(torch.randn(7, 2))
     with pytest.raises(ValueError, match="d_steps must be a positive int, got 0"):
         gan_step(G, D, opt_g, opt_d, real, d_steps=0)
     with pytest.raises(ValueError, match="real and fake must have the same shape"):
         gradient_penalty(D, real, real[:4])
-    with pytest.raises(ValueError, match="z_dim must be given"):
+    with pytest.raises(ValueError, match="latent_dim must be given"):
         gan_step(torch.nn.Linear(3, 2), D, opt_g, opt_d, real)
     with pytest.raises(ValueError, match="hidden must be a positive int, got 0"):
         Generator2D(hidden=0)

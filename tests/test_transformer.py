@@ -20,7 +20,7 @@ PAD = 0
 
 def tiny_config(**overrides) -> TransformerConfig:
     settings = dict(src_vocab_size=11, tgt_vocab_size=13, d_model=16, n_heads=4,
-                    n_encoder_layers=2, n_decoder_layers=2, d_ff=24, dropout=0.0, max_len=16,
+                    n_encoder_layers=2, n_decoder_layers=2, d_ff=24, dropout=0.0, context_length=16,
                     pad_id=PAD)
     settings.update(overrides)
     return TransformerConfig(**settings)
@@ -180,7 +180,7 @@ def test_step_fn_batch_mismatch():
 
 def test_input_errors():
     model = Seq2SeqTransformer(tiny_config())
-    with pytest.raises(ValueError, match=r"src has length 17 > max_len \(16\)"):
+    with pytest.raises(ValueError, match=r"src has length 17 > context_length \(16\)"):
         model(torch.ones(1, 17, dtype=torch.long), torch.ones(1, 2, dtype=torch.long))
     with pytest.raises(TypeError, match="tgt_in must be an integer tensor"):
         model(torch.ones(1, 3, dtype=torch.long), torch.ones(1, 2))
@@ -283,7 +283,7 @@ def test_encoder_only_input_errors():
     with pytest.raises(ValueError, match="n_classes must be an int >= 2, got 1"):
         EncoderOnlyTransformer(config, n_classes=1)
     model = EncoderOnlyTransformer(config)
-    with pytest.raises(ValueError, match=r"ids has length 17 > max_len \(16\)"):
+    with pytest.raises(ValueError, match=r"ids has length 17 > context_length \(16\)"):
         model(torch.ones(1, 17, dtype=torch.long))
     with pytest.raises(TypeError, match="ids must be an integer tensor"):
         model.classify(torch.ones(1, 3))

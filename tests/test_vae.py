@@ -109,7 +109,7 @@ def test_continuous_bernoulli_norm_near_zero_is_accurate_and_has_finite_gradient
 
 
 def test_vae_shapes_and_devices(device):
-    model = VAE(input_dim=64, hidden=16, latent_dim=3).to(device)
+    model = VAE(data_dim=64, hidden=16, latent_dim=3).to(device)
     images = torch.rand(5, 1, 8, 8, device=device)
     logits, mu, logvar = model(images)
     assert logits.shape == (5, 1, 8, 8) and mu.shape == (5, 3) and logvar.shape == (5, 3)
