@@ -18,7 +18,7 @@ Chapter: Practice › Generative models (sample grids, judge scores, the ELBO).
     -log P(x) <= E_u[-ELBO(x~)] + 64 · log 17 for the 17-level image x: the column "bound on
     -log P(x)" is a true upper bound, in nats, on the negative log-likelihood of the real digits.
 * GAN: ``DigitsGenerator`` / ``DigitsDiscriminator`` (spectral norm) with the non-saturating
-  loss, Adam(2e-4, betas (0.5, 0.999)), batch 64, trained with ``make_gan_step_fn`` as ``fit``'s
+  loss, Adam(2e-4, betas (0.5, 0.999)), batch 64, trained with ``make_gan_train_step`` as ``fit``'s
   step function. Images stay in [0, 1] (sigmoid output).
 * Judge scores on 1,000 samples of each model (VAE: the decoder's pixel means for z ~ N(0, I);
   the continuous-Bernoulli VAE is not judged, its sigmoid(logit) is a shape parameter, not a
@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader
 from lessons_pkg.cnn import accuracy
 from lessons_pkg.data.digits import digits_loaders, load_digits_split
 from lessons_pkg.device import describe_device, get_device, set_seed
-from lessons_pkg.gan import GAN, DigitsDiscriminator, DigitsGenerator, make_gan_step_fn
+from lessons_pkg.gan import GAN, DigitsDiscriminator, DigitsGenerator, make_gan_train_step
 from lessons_pkg.judge import judge_samples, train_digits_judge
 from lessons_pkg.training import fit
 from lessons_pkg.vae import VAE, vae_loss
@@ -97,7 +97,7 @@ def train_gan(epochs: int, device: torch.device) -> DigitsGenerator:
     D = DigitsDiscriminator(channels=32, spectral_norm=True)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    step_fn = make_gan_step_fn(opt_g, opt_d, loss="nonsaturating")
+    step_fn = make_gan_train_step(opt_g, opt_d, loss="nonsaturating")
     fit(GAN(G, D), train_loader, train_step=step_fn, optimizer={"g": opt_g, "d": opt_d},
         epochs=epochs, device=device, progress=False, log_every=len(train_loader))
     return G.eval()

@@ -23,7 +23,7 @@ networks see values in [-1, 1]; samples are scaled back before scoring.
   the learning rate held for the first half and then decayed linearly to 0 (annealing removes
   the jitter of the last updates, which is what lets samples settle within 3σ = 0.06).
 
-Training runs through ``lessons_pkg.training.fit`` with ``make_gan_step_fn`` as its ``train_step``.
+Training runs through ``lessons_pkg.training.fit`` with ``make_gan_train_step`` as its ``train_step``.
 
 Run:  python benchmarks/bench_gan2d.py            (about 4-5 CPU-minutes with one thread)
       python benchmarks/bench_gan2d.py --seeds 1 --methods recipe --datasets ring   (quick look)
@@ -42,7 +42,7 @@ import torch
 
 from lessons_pkg.data.mixtures import grid_of_gaussians, mode_metrics, ring_of_gaussians
 from lessons_pkg.device import describe_device, get_device, set_seed
-from lessons_pkg.gan import GAN, Discriminator2D, Generator2D, make_gan_step_fn
+from lessons_pkg.gan import GAN, Discriminator2D, Generator2D, make_gan_train_step
 from lessons_pkg.training import fit
 
 STD = 0.02
@@ -102,7 +102,7 @@ def run_one(dataset: str, method: Method, seed: int, steps: int, device: torch.d
         schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, factor)
                       for name, opt in (("g", opt_g), ("d", opt_d))}
     stream = MixtureStream(sample, method.batch_size, scale, seed + 1000, device)
-    step_fn = make_gan_step_fn(opt_g, opt_d, loss=method.loss)
+    step_fn = make_gan_train_step(opt_g, opt_d, loss=method.loss)
     start = time.perf_counter()
     fit(GAN(G, D), stream, train_step=step_fn, optimizer={"g": opt_g, "d": opt_d},
         scheduler=schedulers, max_steps=steps, progress=False, log_every=steps)

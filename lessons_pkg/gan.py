@@ -53,7 +53,7 @@ __all__ = [
     "gan_step",
     "generator_step",
     "gradient_penalty",
-    "make_gan_step_fn",
+    "make_gan_train_step",
     "r1_penalty",
     "sample_latent",
 ]
@@ -433,7 +433,7 @@ def gan_step(
     return stats
 
 
-def make_gan_step_fn(
+def make_gan_train_step(
     opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, latent_dim: int | None = None,
     loss: str = "nonsaturating", generator: torch.Generator | None = None, d_steps: int = 1,
     gp_weight: float = 10.0,
@@ -446,7 +446,7 @@ def make_gan_step_fn(
     """
     check_choice("loss", loss, LOSSES)
 
-    def step_fn(model: nn.Module, batch: object) -> dict[str, float]:
+    def train_step(model: nn.Module, batch: object) -> dict[str, float]:
         if not (isinstance(getattr(model, "G", None), nn.Module)
                 and isinstance(getattr(model, "D", None), nn.Module)):
             raise TypeError(
@@ -457,4 +457,4 @@ def make_gan_step_fn(
         return gan_step(model.G, model.D, opt_g, opt_d, real, latent_dim, loss, generator, d_steps,
                         gp_weight)
 
-    return step_fn
+    return train_step

@@ -22,7 +22,7 @@ from lessons_pkg.gan import (
     gan_step,
     generator_step,
     gradient_penalty,
-    make_gan_step_fn,
+    make_gan_train_step,
     r1_penalty,
 )
 
@@ -201,7 +201,7 @@ def test_step_fn_trains_through_fit():
     G, D, opt_g, opt_d, _ = _pair(torch.device("cpu"))
     loader = DataLoader(TensorDataset(torch.randn(32, 2), torch.zeros(32)), batch_size=8)
     model = GAN(G, D)
-    step_fn = make_gan_step_fn(opt_g, opt_d, loss="hinge")
+    step_fn = make_gan_train_step(opt_g, opt_d, loss="hinge")
     history = fit(model, loader, train_step=step_fn, optimizer={"G": opt_g, "D": opt_d},
                   max_steps=5, progress=False)
     assert history.steps == [1, 2, 3, 4, 5]
@@ -242,4 +242,4 @@ def test_bad_input_raises():
     with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got int"):
         gan_step(G, D, opt_g, opt_d, real, generator=0)
     with pytest.raises(TypeError, match=r"model must hold the generator and discriminator"):
-        make_gan_step_fn(opt_g, opt_d)(G, real)
+        make_gan_train_step(opt_g, opt_d)(G, real)
