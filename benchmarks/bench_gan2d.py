@@ -23,7 +23,8 @@ networks see values in [-1, 1]; samples are scaled back before scoring.
   the learning rate held for the first half and then decayed linearly to 0 (annealing removes
   the jitter of the last updates, which is what lets samples settle within 3σ = 0.06).
 
-Training runs through ``lessons_pkg.training.fit`` with ``make_gan_train_step`` as its ``train_step``.
+Training runs through ``lessons_pkg.training.fit``, with ``make_gan_train_step`` as its
+``train_step``.
 
 Run:  python benchmarks/bench_gan2d.py            (about 4-5 CPU-minutes with one thread)
       python benchmarks/bench_gan2d.py --seeds 1 --methods recipe --datasets ring   (quick look)
