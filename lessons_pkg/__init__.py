@@ -6,6 +6,31 @@ Modules, one concept each: ``autograd`` (scalar engine), ``backprop`` (hand-deri
 ``losses``, ``optim``, ``training``, ``checkpoint``, ``attention``, ``transformer``,
 ``decoding``, ``gpt``, ``lstm``, ``cnn``, ``gan``, ``vae``, ``judge``, ``scale``, ``device`` and
 the ``data`` package.
+
+Names (one per concept, used by every module and page):
+
+* ``d_model`` the width of a token's vector; ``n_heads``, ``n_layers``, ``d_ff`` for the
+  Transformer family; ``vocab_size``; ``context_length`` the most positions a model reads (the
+  size of a positional table or a KV cache). Positional encodings take ``(d_model,
+  context_length)``, like every other module that takes ``d_model`` first.
+* ``in_features`` / ``out_features`` the input / output width of a feed-forward network
+  (``layer_sizes`` for all its widths); ``data_dim`` the width of one data point of a generative
+  model; ``latent_dim`` the width of its latent code (GAN and VAE alike); ``hidden`` the width
+  of a hidden layer.
+* Modules that mirror a ``torch.nn`` class keep its argument names, so they can replace it:
+  ``LSTM(input_size, hidden_size, num_layers)`` as ``nn.LSTM``; the recurrent models built on
+  it name their word-vector width ``embed_dim`` and their state width ``hidden_size``.
+* Randomness: a computation that draws random numbers takes ``generator=`` (a
+  ``torch.Generator``, or ``None`` for torch's global one; the pure-Python scalar engine takes a
+  ``random.Random`` under the same name). ``seed=`` names a data set (the same seed gives the
+  same data) or seeds a model's initial weights.
+* Three kinds of step function, three names: ``train_step(model, batch) -> dict`` is what
+  ``fit`` calls when a model updates itself (a GAN's two optimisers); ``logits_fn(prefix) ->
+  logits`` is what decoding calls for the next token; ``gan_step`` is one GAN update.
+* Generation everywhere takes ``max_new_tokens``, ``temperature`` (0 means greedy), ``top_k``,
+  ``top_p`` and ``generator``.
+* Argument errors: ``TypeError`` for a wrong type, ``ValueError`` for a wrong value, naming the
+  argument as the caller passed it (``lessons_pkg._checks``).
 """
 
 __version__ = "0.1.0"
