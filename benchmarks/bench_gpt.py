@@ -23,11 +23,15 @@ import sys
 import time
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
 from lessons_pkg.device import describe_device, get_device
-from lessons_pkg.gpt import GPT, GPTConfig, ReferenceGPT, lm_loss
+from lessons_pkg.gpt import GPT, GPTConfig, lm_loss
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from references import ReferenceGPT  # noqa: E402  (torch-assembled test references)
 
 TRAIN_VARIANTS = {
     "lessons_pkg GPT, fused attention (use_sdpa=True)": "sdpa",

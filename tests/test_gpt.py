@@ -3,9 +3,10 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from references import ReferenceGPT
 
 from lessons_pkg.decoding import greedy_decode, sample
-from lessons_pkg.gpt import GPT, GPTConfig, ReferenceGPT, gpt_param_count, lm_batch_loss, lm_loss
+from lessons_pkg.gpt import GPT, GPTConfig, gpt_param_count, lm_batch_loss, lm_loss
 
 V = 13
 
