@@ -292,11 +292,10 @@ def gpt_param_count(config: GPTConfig) -> int:
 
 def lm_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
     """Mean next-token cross-entropy of logits (B, T, V) against targets (B, T); targets equal
-    to ``ignore_index`` (e.g. padding) are skipped.
+    to ``ignore_index`` (e.g. padding) are skipped. ``seq2seq_loss`` calls it too.
 
-    The formula is torch's fused ``F.cross_entropy``; ``lessons_pkg.losses.cross_entropy``
-    writes it out and agrees to rounding (not bit for bit, so the course trains with one of
-    them: this one, also behind ``seq2seq_loss``)."""
+    This is torch's fused ``F.cross_entropy``; ``lessons_pkg.losses.cross_entropy`` computes the
+    same formula step by step and agrees up to rounding."""
     _check_lm_batch(logits, targets, ignore_index)
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
 
