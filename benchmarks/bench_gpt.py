@@ -155,7 +155,7 @@ def peak_memory(workload: str, kind: str, args: argparse.Namespace, config: GPTC
 # ---------------------------------------------------------------- main
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--vocab", type=int, default=96)
@@ -178,21 +178,16 @@ def main() -> None:
         args.d_model, args.n_layers, args.batch, args.seq_len = 32, 2, 2, 32
         args.rounds, args.steps, args.new_tokens, args.context = 1, 1, 16, 64
         args.repeats = 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = get_device(args.device)
-    config = GPTConfig(vocab_size=args.vocab, context_length=args.context, d_model=args.d_model,
-                       n_heads=args.n_heads, n_layers=args.n_layers)
-    if args.prompt_len + args.new_tokens > config.context_length:
+    if args.prompt_len + args.new_tokens > args.context:
         parser.error("--prompt-len + --new-tokens must fit in --context (the cache would be "
                      "rebuilt at every step once the window slides)")
-    n_params = sum(p.numel() for p in GPT(config).parameters())
-    print(f"# GPT benchmark on {describe_device(device)}, torch {torch.__version__}")
-    print(f"\nModel: d_model={config.d_model}, n_heads={config.n_heads}, "
-          f"n_layers={config.n_layers}, d_ff={config.d_ff}, vocab={config.vocab_size}, "
-          f"context_length={config.context_length}, {n_params / 1e6:.2f} M parameters (tied).")
+    return args
 
-    # (a) training throughput, interleaved rounds so that load changes hit every variant alike
+
+def time_training(args: argparse.Namespace, config: GPTConfig,
+                  device: torch.device) -> dict[str, float]:
+    """Seconds per variant for ``rounds × steps`` training steps, in interleaved rounds so that
+    load changes hit every variant alike."""
     steps = {}
     for name, kind in TRAIN_VARIANTS.items():
         model = build(kind, config, device)
@@ -208,37 +203,60 @@ def main() -> None:
                 step()
             sync(device)
             elapsed[name] += time.perf_counter() - start
-    tokens = args.rounds * args.steps * args.batch * args.seq_len
-    ref_name = list(TRAIN_VARIANTS)[-1]
-    ref_rate = tokens / elapsed[ref_name]
+    return elapsed
 
-    # (b) generation at batch 1, with and without the KV cache
+
+def time_generation(args: argparse.Namespace, config: GPTConfig,
+                    device: torch.device) -> tuple[dict[bool, float], bool]:
+    """Best seconds with and without the cache (interleaved runs), and whether the tokens agree."""
     model = build("sdpa", config, device).eval()
     prompt = torch.randint(0, config.vocab_size, (1, args.prompt_len),
                            generator=torch.Generator().manual_seed(2)).to(device)
     for use_cache in (True, False):
         generate(model, prompt, 8, use_cache)  # warm-up
-    gen_time, gen_out = {True: float("inf"), False: float("inf")}, {}
-    for _ in range(args.repeats):  # interleaved, so that load changes hit both alike
+    best, out = {True: float("inf"), False: float("inf")}, {}
+    for _ in range(args.repeats):
         for use_cache in (True, False):
             sync(device)
             start = time.perf_counter()
-            gen_out[use_cache] = generate(model, prompt, args.new_tokens, use_cache)
+            out[use_cache] = generate(model, prompt, args.new_tokens, use_cache)
             sync(device)
-            gen_time[use_cache] = min(gen_time[use_cache], time.perf_counter() - start)
-    same = torch.equal(gen_out[True], gen_out[False])
+            best[use_cache] = min(best[use_cache], time.perf_counter() - start)
+    return best, torch.equal(out[True], out[False])
 
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = get_device(args.device)
+    config = GPTConfig(vocab_size=args.vocab, context_length=args.context, d_model=args.d_model,
+                       n_heads=args.n_heads, n_layers=args.n_layers)
+    n_params = sum(p.numel() for p in GPT(config).parameters())
+    print(f"# GPT benchmark on {describe_device(device)}, torch {torch.__version__}")
+    print(f"\nModel: d_model={config.d_model}, n_heads={config.n_heads}, "
+          f"n_layers={config.n_layers}, d_ff={config.d_ff}, vocab={config.vocab_size}, "
+          f"context_length={config.context_length}, {n_params / 1e6:.2f} M parameters (tied).")
+    elapsed = time_training(args, config, device)
+    gen_time, same = time_generation(args, config, device)
     memory = {}
     if not args.no_memory:
         for name, kind in TRAIN_VARIANTS.items():
             memory[name] = peak_memory("train", kind, args, config)
         for kind in ("cache", "no cache"):
             memory[kind] = peak_memory("generate", kind, args, config)
+    report(args, device, elapsed, gen_time, same, memory)
+
+
+def report(args: argparse.Namespace, device: torch.device, elapsed: dict[str, float],
+           gen_time: dict[bool, float], same: bool, memory: dict[str, float]) -> None:
     kind_of_memory = "GPU allocated" if device.type == "cuda" else "RSS"
 
     def mem(key: str) -> str:
         return f"{memory[key]:.1f}" if key in memory else "n/a"
 
+    tokens = args.rounds * args.steps * args.batch * args.seq_len
+    ref_rate = tokens / elapsed[list(TRAIN_VARIANTS)[-1]]
     print(f"\n## (a) Training, batch {args.batch} × {args.seq_len} tokens, AdamW, "
           f"{args.rounds} rounds × {args.steps} steps each\n")
     print(f"| model | tokens/s | ratio vs torch.nn | peak extra memory (MiB, {kind_of_memory}) |")
