@@ -88,8 +88,11 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def _check_sampling(*, temperature: float, top_k: int | None, top_p: float | None,
-                    generator: torch.Generator | None) -> None:
+def _check_sampling(logits: Tensor | None, *, temperature: float, top_k: int | None,
+                    top_p: float | None, generator: torch.Generator | None) -> None:
+    """The checks of ``sample_next`` (of its settings alone when ``logits`` is None)."""
+    if logits is not None:
+        check_tensor("logits", logits, ndim=2, floating=True)
     check_number("temperature", temperature, low=0.0)
     check_positive_int("top_k", top_k, optional=True)
     if top_p is not None:
@@ -115,8 +118,7 @@ def sample_next(
         TypeError: an argument of the wrong type (logits must be a floating tensor).
         ValueError: logits not (N, V), temperature < 0, top_k < 1, or top_p outside (0, 1].
     """
-    check_tensor("logits", logits, ndim=2, floating=True)
-    _check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+    _check_sampling(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
     if temperature == 0:
         return logits.argmax(dim=-1)
     logits = logits / temperature
@@ -189,7 +191,7 @@ def sample(
         (B, L + n) token ids, n <= max_new_tokens.
     """
     _check_decoding(prefix, max_new_tokens, eos_id)
-    _check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+    _check_sampling(None, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
     tokens = prefix
     done = torch.zeros(prefix.shape[0], dtype=torch.bool, device=prefix.device)  # (B,)
     for _ in range(max_new_tokens):
