@@ -19,14 +19,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lessons_pkg.attention import KVCache, LearnedPositionalEncoding, MultiHeadAttention
-from lessons_pkg.decoding import sample_next
+from lessons_pkg._checks import check_tensor, check_token_ids
+from lessons_pkg.attention import (
+    KVCache,
+    LearnedPositionalEncoding,
+    MultiHeadAttention,
+    scaled_dot_product_attention,
+)
+from lessons_pkg.decoding import sample
 
 __all__ = [
     "GPT",
     "Block",
     "GPTConfig",
-    "ReferenceGPT",
     "gpt_param_count",
     "lm_batch_loss",
     "lm_loss",
@@ -104,6 +109,27 @@ class Block(nn.Module):
         hidden = self.dropout(F.gelu(self.fc(self.ln2(x))))  # (B, T, d_ff)
         return x + self.dropout(self.proj(hidden))  # (B, T, D)
 
+    def step(self, x: Tensor, kv_cache: KVCache) -> Tensor:
+        """``forward`` in eval mode for one new position x (B, 1, D) after the cached ones: the
+        same operations in the same order, without dropout and without the checks and mask
+        logic of ``MultiHeadAttention.forward``, which generation would pay at every token."""
+        x = x + _cached_attention(self.attn, self.ln1(x), kv_cache)
+        return x + self.proj(F.gelu(self.fc(self.ln2(x))))  # (B, 1, D)
+
+
+def _cached_attention(attn: MultiHeadAttention, h: Tensor, kv_cache: KVCache) -> Tensor:
+    """``attn(h, kv_cache=kv_cache)`` for a single new query h (B, 1, D), in eval mode. The
+    last position may see every key, so there is no mask."""
+    B, H, Dh = h.shape[0], attn.n_heads, attn.d_head
+    q, k, v = (t.view(B, 1, H, Dh).transpose(1, 2)  # (B, H, 1, Dh) each
+               for t in attn.in_proj(h).split(attn.d_model, dim=-1))
+    k, v = kv_cache.append(k, v)  # (B, H, past + 1, Dh): written in place into the storage
+    if attn.use_sdpa:
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, H, 1, Dh)
+    else:
+        out, _ = scaled_dot_product_attention(q, k, v)
+    return attn.out_proj(out.transpose(1, 2).reshape(B, 1, attn.d_model))  # (B, 1, D)
+
 
 class GPT(nn.Module):
     """Token + learned position embeddings, ``n_layers`` pre-LN blocks, final LayerNorm, and a
@@ -145,35 +171,54 @@ class GPT(nn.Module):
         keys and values are appended and earlier ones are reused.
 
         Raises:
-            TypeError: ``idx`` is not an integer tensor.
-            ValueError: ``idx`` is not (B, T) with T >= 1, or the sequence (cached positions
-                included) is longer than ``context_length``.
+            TypeError: ``idx`` is not an int64/int32 tensor, or ``kv_cache`` not KVCaches.
+            ValueError: ``idx`` is not (B, T) with T >= 1, holds ids outside the vocabulary,
+                the sequence (cached positions included) is longer than ``context_length``,
+                or ``kv_cache`` has not one cache per block.
         """
-        if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32):
-            got = idx.dtype if isinstance(idx, Tensor) else type(idx).__name__
-            raise TypeError(f"idx must be an integer tensor of token ids, got {got}")
-        if idx.dim() != 2 or idx.shape[1] < 1:
-            raise ValueError(f"idx must be (B, T) with T >= 1, got shape {tuple(idx.shape)}")
-        if kv_cache is not None and len(kv_cache) != len(self.blocks):
-            raise ValueError(
-                f"kv_cache must hold one KVCache per block ({len(self.blocks)}), got "
-                f"{len(kv_cache)}"
-            )
-        B, T = idx.shape
-        start = len(kv_cache[0]) if kv_cache is not None else 0
-        C = self.config.context_length
-        if start + T > C:
-            where = f" after {start} cached positions" if start else ""
-            raise ValueError(
-                f"sequence length {start + T} ({T} new{where}) exceeds context_length ({C}); "
-                f"crop the input to its last {C} tokens"
-            )
+        start = self._check_input(idx, kv_cache)  # the number of cached positions
         x = self.dropout(self.pos_emb(self.tok_emb(idx), offset=start))  # (B, T, D)
         for i, block in enumerate(self.blocks):
             x = block(x, None if kv_cache is None else kv_cache[i])  # (B, T, D)
         return self.lm_head(self.ln_f(x))  # (B, T, V)
 
-    def step_fn(self) -> Callable[[Tensor], Tensor]:
+    def _check_input(self, idx: Tensor, kv_cache: list[KVCache] | None) -> int:
+        """The checks of ``forward``; returns the number of cached positions."""
+        check_tensor("idx", idx, ndim=2, floating=False)
+        if idx.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"idx must hold int64 or int32 token ids, got dtype {idx.dtype}")
+        if idx.shape[1] < 1:
+            raise ValueError(f"idx must be (B, T) with T >= 1, got shape {tuple(idx.shape)}")
+        check_token_ids("idx", idx, self.config.vocab_size)
+        start = 0
+        if kv_cache is not None:
+            if not isinstance(kv_cache, list | tuple) or not all(
+                isinstance(c, KVCache) for c in kv_cache
+            ):
+                raise TypeError("kv_cache must be a list of KVCache (see new_kv_cache), got "
+                                f"{type(kv_cache).__name__}")
+            if len(kv_cache) != len(self.blocks):
+                raise ValueError(f"kv_cache must hold one KVCache per block ({len(self.blocks)}), "
+                                 f"got {len(kv_cache)}")
+            start = len(kv_cache[0])
+        C = self.config.context_length
+        if start + idx.shape[1] > C:
+            where = f" after {start} cached positions" if start else ""
+            raise ValueError(
+                f"sequence length {start + idx.shape[1]} ({idx.shape[1]} new{where}) exceeds "
+                f"context_length ({C}); crop the input to its last {C} tokens"
+            )
+        return start
+
+    def _step(self, token: Tensor, kv_cache: list[KVCache]) -> Tensor:
+        """``forward(token, kv_cache)[:, -1]`` in eval mode for one new position (B, 1) of
+        valid ids, without the checks: the per-token step of cached generation. -> (B, V)."""
+        x = self.pos_emb(self.tok_emb(token), offset=len(kv_cache[0]))  # (B, 1, D)
+        for block, cache in zip(self.blocks, kv_cache, strict=True):
+            x = block.step(x, cache)  # (B, 1, D)
+        return self.lm_head(self.ln_f(x))[:, -1]  # (B, V)
+
+    def logits_fn(self) -> Callable[[Tensor], Tensor]:
         """A next-token function for ``lessons_pkg.decoding``: prefix (N, L) -> logits (N, V),
         reading at most the last ``context_length`` tokens (no cache)."""
         C = self.config.context_length
@@ -184,57 +229,51 @@ class GPT(nn.Module):
         self,
         idx: Tensor,
         max_new_tokens: int,
+        *,
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
         generator: torch.Generator | None = None,
         use_cache: bool = True,
     ) -> Tensor:
-        """Continue ``idx`` (B, T) by ``max_new_tokens`` sampled tokens -> (B, T + n).
+        """Continue ``idx`` (B, T) by ``max_new_tokens`` tokens -> (B, T + n).
 
-        Each token is drawn by ``lessons_pkg.decoding.sample_next`` (temperature 0 = greedy).
-        The model reads at most the last ``context_length`` tokens. With ``use_cache`` the keys
-        and values of earlier positions are reused, so each step processes one token; once the
+        The tokens are drawn by ``lessons_pkg.decoding.sample`` (temperature 0 = greedy). The
+        model reads at most the last ``context_length`` tokens. With ``use_cache`` the keys and
+        values of earlier positions are reused, so each step processes one token; once the
         sequence is longer than ``context_length`` the window slides, every position shifts,
         and the cache is rebuilt from the window at each step. Either way the tokens equal those
         of ``use_cache=False`` for the same ``generator`` state. Runs in eval mode (dropout off)
         and restores the previous mode.
-
-        Raises:
-            ValueError: the prompt is longer than ``context_length`` or empty, or
-                ``max_new_tokens`` < 0.
         """
+        self._check_prompt(idx, use_cache)
         C = self.config.context_length
-        if not isinstance(idx, Tensor) or idx.dim() != 2 or idx.shape[1] < 1:
-            shape = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
-            raise ValueError(f"idx must be a (B, T) prompt with T >= 1, got {shape}")
-        if idx.shape[1] > C:
-            raise ValueError(
-                f"prompt length {idx.shape[1]} exceeds context_length ({C}); crop it to the "
-                f"last {C} tokens"
-            )
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or (
-            max_new_tokens < 0
-        ):
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        cache: list[KVCache] = []
+
+        def cached(tokens: Tensor) -> Tensor:  # (B, L) -> logits (B, V) of the next token
+            nonlocal cache
+            if not cache or tokens.shape[1] > C:  # first step, or the window slid: (re)fill
+                cache = self.new_kv_cache()
+                return self(tokens[:, -C:], kv_cache=cache)[:, -1]
+            return self._step(tokens[:, -1:], cache)  # one new position
+
         was_training = self.training
         self.eval()
         try:
-            cache: list[KVCache] | None = None
-            for _ in range(max_new_tokens):
-                L = idx.shape[1]
-                if not use_cache:
-                    logits = self(idx[:, -C:])[:, -1]  # (B, V)
-                elif cache is None or L > C:
-                    cache = self.new_kv_cache()  # (re)fill the cache from the window
-                    logits = self(idx[:, -C:], kv_cache=cache)[:, -1]
-                else:
-                    logits = self(idx[:, -1:], kv_cache=cache)[:, -1]  # one new position
-                nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (B,)
-                idx = torch.cat([idx, nxt[:, None]], dim=1)  # (B, L + 1)
+            return sample(cached if use_cache else self.logits_fn(), idx, max_new_tokens,
+                          temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
         finally:
             self.train(was_training)
-        return idx
+
+    def _check_prompt(self, idx: Tensor, use_cache: bool) -> None:
+        """The checks of ``generate`` (the sampling settings are checked by ``sample``)."""
+        C = self.config.context_length
+        if isinstance(idx, Tensor) and idx.dim() == 2 and idx.shape[1] > C:
+            raise ValueError(f"prompt length {idx.shape[1]} exceeds context_length ({C}); crop "
+                             f"it to the last {C} tokens")
+        self._check_input(idx, None)  # a tensor of ids (B, T), T >= 1
+        if not isinstance(use_cache, bool):
+            raise TypeError(f"use_cache must be a bool, got {type(use_cache).__name__}")
 
 
 def gpt_param_count(config: GPTConfig) -> int:
@@ -252,72 +291,29 @@ def gpt_param_count(config: GPTConfig) -> int:
 
 
 def lm_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
-    """Mean next-token cross-entropy of logits (B, T, V) against targets (B, T)."""
-    if logits.dim() != 3 or targets.shape != logits.shape[:2]:
-        raise ValueError(
-            f"logits must be (B, T, V) and targets (B, T); got {tuple(logits.shape)} and "
-            f"{tuple(targets.shape)}"
-        )
+    """Mean next-token cross-entropy of logits (B, T, V) against targets (B, T); targets equal
+    to ``ignore_index`` (e.g. padding) are skipped. ``seq2seq_loss`` calls it too.
+
+    This is torch's fused ``F.cross_entropy``; ``lessons_pkg.losses.cross_entropy`` computes the
+    same formula step by step and agrees up to rounding."""
+    _check_lm_batch(logits, targets, ignore_index)
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
+
+
+def _check_lm_batch(logits: Tensor, targets: Tensor, ignore_index: int) -> None:
+    check_tensor("logits", logits, ndim=3, floating=True)
+    check_tensor("targets", targets, floating=False)
+    if targets.shape != logits.shape[:2]:
+        raise ValueError(f"logits must be (B, T, V) and targets (B, T); got "
+                         f"{tuple(logits.shape)} and {tuple(targets.shape)}")
+    V = logits.shape[-1]
+    bad = (targets != ignore_index) & ((targets < 0) | (targets >= V))
+    if bool(bad.any()):
+        raise ValueError(f"targets must be token ids in [0, {V}) or ignore_index "
+                         f"({ignore_index}), got {int(targets[bad][0])}")
 
 
 def lm_batch_loss(model: nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
     """``loss_fn`` for ``lessons_pkg.training.fit``: batch = (inputs (B, T), targets (B, T))."""
     inputs, targets = batch
     return lm_loss(model(inputs), targets)
-
-
-class ReferenceGPT(nn.Module):
-    """The same architecture assembled from ``torch.nn`` layers (``nn.TransformerEncoderLayer``
-    with ``norm_first=True``, GELU and a causal mask): the reference for tests and the
-    benchmark. ``copy_from(gpt)`` makes it compute the same function as a ``GPT``."""
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        c = self.config = config
-        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
-        self.pos_emb = nn.Embedding(c.context_length, c.d_model)
-        self.dropout = nn.Dropout(c.dropout)
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                c.d_model, c.n_heads, c.d_ff, c.dropout, activation="gelu",
-                layer_norm_eps=c.layer_norm_eps, batch_first=True, norm_first=True, bias=c.bias,
-            )
-            for _ in range(c.n_layers)
-        )
-        self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
-        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
-        if c.tie_weights:
-            self.lm_head.weight = self.tok_emb.weight
-
-    def forward(self, idx: Tensor) -> Tensor:
-        """Token ids (B, T) -> logits (B, T, V)."""
-        T = idx.shape[1]
-        x = self.dropout(self.tok_emb(idx) + self.pos_emb(torch.arange(T, device=idx.device)))
-        # nn layers take True = *not* allowed: the upper triangle above the diagonal.
-        blocked = torch.ones(T, T, dtype=torch.bool, device=idx.device).triu(1)
-        for layer in self.layers:
-            x = layer(x, src_mask=blocked, is_causal=True)  # (B, T, D)
-        return self.lm_head(self.ln_f(x))  # (B, T, V)
-
-    @torch.no_grad()
-    def copy_from(self, gpt: GPT) -> ReferenceGPT:
-        """Copy every weight of ``gpt`` (same config) into this model."""
-        if gpt.config != self.config:
-            raise ValueError(f"configs differ: {gpt.config} vs {self.config}")
-        self.tok_emb.load_state_dict(gpt.tok_emb.state_dict())
-        self.pos_emb.load_state_dict(gpt.pos_emb.embedding.state_dict())
-        for layer, block in zip(self.layers, gpt.blocks, strict=True):
-            layer.self_attn.in_proj_weight.copy_(block.attn.in_proj.weight)
-            layer.self_attn.out_proj.weight.copy_(block.attn.out_proj.weight)
-            if self.config.bias:
-                layer.self_attn.in_proj_bias.copy_(block.attn.in_proj.bias)
-                layer.self_attn.out_proj.bias.copy_(block.attn.out_proj.bias)
-            layer.norm1.load_state_dict(block.ln1.state_dict())
-            layer.norm2.load_state_dict(block.ln2.state_dict())
-            layer.linear1.load_state_dict(block.fc.state_dict())
-            layer.linear2.load_state_dict(block.proj.state_dict())
-        self.ln_f.load_state_dict(gpt.ln_f.state_dict())
-        if not self.config.tie_weights:
-            self.lm_head.load_state_dict(gpt.lm_head.state_dict())
-        return self

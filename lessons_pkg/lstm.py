@@ -27,12 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lessons_pkg import decoding
 from lessons_pkg._checks import (
     check_int,
     check_number,
     check_positive_int,
     check_tensor,
     check_token_batch,
+    check_token_ids,
 )
 
 State = tuple[torch.Tensor, torch.Tensor]
@@ -479,44 +481,43 @@ class LSTMLanguageModel(nn.Module):
     def sample(
         self,
         prompt_ids: torch.Tensor,
-        n_new: int,
+        max_new_tokens: int,
+        *,
         temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Extend ``prompt_ids`` (T,) or (B, T) by ``n_new`` sampled tokens.
+        """Extend ``prompt_ids`` (T,) or (B, T) by ``max_new_tokens`` tokens drawn by
+        ``lessons_pkg.decoding.sample`` (temperature 0 = greedy), as ``GPT.generate`` does.
 
-        The prompt is read once; each new token then costs one step that carries (h, c).
-        Sampling draws from softmax(logits / temperature) with ``generator`` (which must live on
-        the model's device). The model is put in eval mode while sampling and restored after.
+        The prompt is read once; each new token then costs one step that carries (h, c). The
+        model is put in eval mode while sampling and restored after.
 
-        Returns the prompt followed by the new tokens, (T + n_new,) or (B, T + n_new).
+        Returns the prompt followed by the new tokens, (T + n,) or (B, T + n).
         """
-        if isinstance(n_new, bool) or not isinstance(n_new, int):
-            raise TypeError(f"n_new must be an int, got {type(n_new).__name__}")
-        if n_new < 0:
-            raise ValueError(f"n_new must be >= 0, got {n_new}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if not isinstance(prompt_ids, torch.Tensor) or prompt_ids.dim() not in (1, 2):
-            shape = tuple(prompt_ids.shape) if isinstance(prompt_ids, torch.Tensor) else None
-            raise ValueError(f"prompt_ids must be a 1-D (T,) or 2-D (B, T) tensor, got {shape}")
-        if prompt_ids.shape[-1] == 0:
-            raise ValueError("prompt_ids must hold at least one token, got length 0")
-        unbatched = prompt_ids.dim() == 1
-        ids = prompt_ids.unsqueeze(0) if unbatched else prompt_ids  # (B, T)
+        ids = self._check_prompt(prompt_ids)  # (B, T)
+        state = None
+
+        def next_logits(tokens: torch.Tensor) -> torch.Tensor:  # (B, L) -> (B, V)
+            nonlocal state
+            new = tokens if state is None else tokens[:, -1:]  # the prompt, then one token
+            logits, state = self(new, state)  # (B, T or 1, V), the state carried
+            return logits[:, -1]
 
         was_training = self.training
         self.eval()
         try:
-            logits, state = self(ids)  # (B, T, V)
-            new_tokens = []
-            for step in range(n_new):
-                probs = torch.softmax(logits[:, -1] / temperature, dim=-1)  # (B, V)
-                token = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
-                new_tokens.append(token)
-                if step < n_new - 1:
-                    logits, state = self(token, state)  # (B, 1, V): one step, state carried
+            out = decoding.sample(next_logits, ids, max_new_tokens, temperature=temperature,
+                                  top_k=top_k, top_p=top_p, generator=generator)
         finally:
             self.train(was_training)
-        out = torch.cat([ids, *new_tokens], dim=1)  # (B, T + n_new)
-        return out.squeeze(0) if unbatched else out
+        return out.squeeze(0) if prompt_ids.dim() == 1 else out
+
+    def _check_prompt(self, prompt_ids: torch.Tensor) -> torch.Tensor:
+        """The checks of ``sample``; returns the prompt as (B, T)."""
+        check_tensor("prompt_ids", prompt_ids, ndim=(1, 2), floating=False)
+        if prompt_ids.shape[-1] == 0:
+            raise ValueError("prompt_ids must hold at least one token, got length 0")
+        check_token_ids("prompt_ids", prompt_ids, self.vocab_size)
+        return prompt_ids.unsqueeze(0) if prompt_ids.dim() == 1 else prompt_ids

@@ -39,6 +39,7 @@ from lessons_pkg.attention import (
     MultiHeadAttention,
     SinusoidalPositionalEncoding,
 )
+from lessons_pkg.gpt import lm_loss
 
 __all__ = [
     "Decoder",
@@ -499,11 +500,6 @@ def seq2seq_param_count(config: TransformerConfig) -> int:
 
 
 def seq2seq_loss(logits: Tensor, targets: Tensor, pad_id: int | None = None) -> Tensor:
-    """Mean cross-entropy of logits (B, T, V) against targets (B, T), skipping ``pad_id``."""
-    if logits.dim() != 3 or targets.shape != logits.shape[:2]:
-        raise ValueError(
-            f"logits must be (B, T, V) and targets (B, T); got {tuple(logits.shape)} and "
-            f"{tuple(targets.shape)}"
-        )
-    ignore = -100 if pad_id is None else pad_id
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore)
+    """Mean cross-entropy of logits (B, T, V) against targets (B, T), skipping ``pad_id``:
+    ``lessons_pkg.gpt.lm_loss`` with the padding id as its ``ignore_index``."""
+    return lm_loss(logits, targets, ignore_index=-100 if pad_id is None else pad_id)

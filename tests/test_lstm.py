@@ -365,11 +365,12 @@ def test_lm_shapes_and_state_carry(device):
     torch.testing.assert_close(state2[1], c, **TOL)
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.7])
+@pytest.mark.parametrize("temperature", [1.0, 0.7, 0.0])
 def test_lm_sample_equals_recomputing_from_scratch(device, temperature):
     model = _lm(device)
     prompt = torch.randint(0, 13, (2, 3), device=device)
-    out = model.sample(prompt, 12, temperature, generator=torch.Generator(device).manual_seed(123))
+    out = model.sample(prompt, 12, temperature=temperature,
+                       generator=torch.Generator(device).manual_seed(123))
     assert out.shape == (2, 15)
     assert torch.equal(out[:, :3], prompt)
 
@@ -378,9 +379,47 @@ def test_lm_sample_equals_recomputing_from_scratch(device, temperature):
     with torch.no_grad():
         for _ in range(12):
             logits, _ = model(seq)  # the whole prefix again, no state
-            probs = torch.softmax(logits[:, -1] / temperature, dim=-1)
-            seq = torch.cat([seq, torch.multinomial(probs, 1, generator=g)], dim=1)
+            if temperature == 0:  # greedy, as everywhere in the package
+                nxt = logits[:, -1].argmax(dim=-1, keepdim=True)
+            else:
+                probs = torch.softmax(logits[:, -1] / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=g)
+            seq = torch.cat([seq, nxt], dim=1)
     assert torch.equal(out, seq)
+
+
+def old_lm_sample(model, prompt_ids, n_new, temperature=1.0, generator=None):
+    """``LSTMLanguageModel.sample`` before it called ``lessons_pkg.decoding.sample``."""
+    ids = prompt_ids[None] if prompt_ids.dim() == 1 else prompt_ids
+    model.eval()
+    with torch.no_grad():
+        logits, state = model(ids)
+        new_tokens = []
+        for step in range(n_new):
+            probs = torch.softmax(logits[:, -1] / temperature, dim=-1)
+            token = torch.multinomial(probs, 1, generator=generator)
+            new_tokens.append(token)
+            if step < n_new - 1:
+                logits, state = model(token, state)
+    out = torch.cat([ids, *new_tokens], dim=1)
+    return out[0] if prompt_ids.dim() == 1 else out
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 1.5])
+def test_lm_sample_draws_what_the_old_loop_drew(temperature):
+    """The pages store text sampled with fixed generators: same tokens as before, bit for bit
+    (one and sixteen prompts, flat and peaky distributions)."""
+    model = LSTMLanguageModel(34, 16, 32, num_layers=2)
+    for sharp in (1.0, 30.0):
+        with torch.no_grad():
+            model.head.weight.mul_(sharp)
+        for prompt in (torch.tensor([3, 1, 4]), torch.randint(0, 34, (16, 4))):
+            for seed in range(3):
+                new = model.sample(prompt, 30, temperature=temperature,
+                                   generator=torch.Generator().manual_seed(seed))
+                old = old_lm_sample(model, prompt, 30, temperature,
+                                    torch.Generator().manual_seed(seed))
+                assert torch.equal(new, old)
 
 
 def test_lm_sample_unbatched_restores_mode_and_is_seeded():
@@ -396,13 +435,21 @@ def test_lm_sample_unbatched_restores_mode_and_is_seeded():
 def test_lm_bad_args_raise():
     model = _lm(torch.device("cpu"))
     prompt = torch.tensor([[1, 2]])
-    with pytest.raises(ValueError, match=r"n_new must be >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"max_new_tokens must be an int >= 0, got -1"):
         model.sample(prompt, -1)
-    with pytest.raises(ValueError, match=r"temperature must be > 0, got 0"):
-        model.sample(prompt, 3, temperature=0)
+    with pytest.raises(ValueError, match=r"temperature must be a number >= 0, got -1"):
+        model.sample(prompt, 3, temperature=-1)
+    with pytest.raises(ValueError, match=r"top_p must be a number in \(0, 1\]"):
+        model.sample(prompt, 3, top_p=2.0)
+    with pytest.raises(TypeError, match="positional"):
+        model.sample(prompt, 3, 1.0)
     with pytest.raises(ValueError, match=r"prompt_ids must hold at least one token"):
         model.sample(torch.zeros(1, 0, dtype=torch.long), 3)
-    with pytest.raises(ValueError, match=r"prompt_ids must be a 1-D \(T,\) or 2-D"):
+    with pytest.raises(ValueError, match="prompt_ids must have 1 or 2 dimensions"):
         model.sample(torch.zeros(1, 1, 2, dtype=torch.long), 3)
+    with pytest.raises(TypeError, match="prompt_ids must be an integer tensor"):
+        model.sample(torch.zeros(1, 2), 3)
+    with pytest.raises(ValueError, match=r"prompt_ids must hold token ids in \[0, 13\)"):
+        model.sample(torch.tensor([[1, 13]]), 3)
     with pytest.raises(ValueError, match=r"state\[0\] \(h0\) must have shape \(2, 1, 8\)"):
         model(prompt, (torch.zeros(1, 1, 8, dtype=DT), torch.zeros(2, 1, 8, dtype=DT)))

@@ -2,10 +2,12 @@ import warnings
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lessons_pkg.attention import causal_mask
 from lessons_pkg.decoding import beam_search, greedy_decode
+from lessons_pkg.gpt import lm_loss
 from lessons_pkg.transformer import (
     EncoderOnlyTransformer,
     PositionwiseFFN,
@@ -139,6 +141,12 @@ def test_seq2seq_loss_skips_padding():
     keep = targets != PAD
     expected = -torch.log_softmax(logits, -1)[keep].gather(-1, targets[keep][:, None]).mean()
     torch.testing.assert_close(seq2seq_loss(logits, targets, pad_id=PAD), expected)
+    # a thin use of lm_loss, bit for bit the fused op it computed before (the page trains with it)
+    z = torch.randn(3, 4, 13)
+    old = F.cross_entropy(z.flatten(0, 1), targets[:1].expand(3, -1).flatten(), ignore_index=PAD)
+    assert torch.equal(seq2seq_loss(z, targets[:1].expand(3, -1), pad_id=PAD), old)
+    assert torch.equal(seq2seq_loss(z, targets[:1].expand(3, -1).clamp(min=1)),
+                       lm_loss(z, targets[:1].expand(3, -1).clamp(min=1)))
     with pytest.raises(ValueError, match=r"logits must be \(B, T, V\)"):
         seq2seq_loss(logits, targets[:, :3])
 
