@@ -6,7 +6,7 @@ Fan et al. (2018), "Hierarchical Neural Story Generation"; nucleus (top-p) sampl
 et al. (2020), "The Curious Case of Neural Text Degeneration".
 
 Every decoder takes a *logits function* ``logits_fn(prefix) -> logits``: a prefix of token ids
-(N, L) in, the logits (N, V) of the next token out. ``Seq2SeqTransformer.step_fn(src)`` and
+(N, L) in, the logits (N, V) of the next token out. ``Seq2SeqTransformer.logits_fn(src)`` and
 ``GPT.logits_fn()`` make one, so the same decoders serve both models.
 
 There is one sampling path: ``sample_next`` draws every token that the package generates, and

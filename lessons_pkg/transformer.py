@@ -386,7 +386,7 @@ class Seq2SeqTransformer(nn.Module):
         )
         return {"encoder": w_enc, "decoder_self": w_self, "cross": w_cross}
 
-    def step_fn(self, src: Tensor) -> Callable[[Tensor], Tensor]:
+    def logits_fn(self, src: Tensor) -> Callable[[Tensor], Tensor]:
         """A next-token function for ``lessons_pkg.decoding``: encodes ``src`` (B, S) once and
         maps a target prefix (B or B·beams, L) to logits (B or B·beams, V) for position L.
 

@@ -171,16 +171,16 @@ def test_overfits_reversal_and_decodes_it():
     assert loss.item() < 0.05
     model.eval()
     with torch.no_grad():
-        decoded = greedy_decode(model.step_fn(src), torch.full((4, 1), BOS), 8, eos_id=EOS)
+        decoded = greedy_decode(model.logits_fn(src), torch.full((4, 1), BOS), 8, eos_id=EOS)
         for i, o in enumerate(out):
             assert decoded[i, 1 : len(o) + 1].tolist() == o
-            best = beam_search(model.step_fn(src[i : i + 1]), torch.tensor([BOS]), 3, 8, EOS)
+            best = beam_search(model.logits_fn(src[i : i + 1]), torch.tensor([BOS]), 3, 8, EOS)
             assert best[0].tokens[1:].tolist() == o
 
 
 def test_step_fn_batch_mismatch():
     model = Seq2SeqTransformer(tiny_config())
-    step = model.step_fn(torch.randint(1, 11, (2, 4)))
+    step = model.logits_fn(torch.randint(1, 11, (2, 4)))
     assert step(torch.ones(2, 3, dtype=torch.long)).shape == (2, 13)
     with pytest.raises(ValueError, match=r"prefix batch \(3\) must equal the source batch \(2\)"):
         step(torch.ones(3, 1, dtype=torch.long))
