@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lessons_pkg.lstm import LSTM, GRUCell, LSTMCell, LSTMClassifier, LSTMLanguageModel
+from lessons_pkg.lstm import LSTM, GRUCell, LSTMCell
+from lessons_pkg.text_models import LSTMClassifier, LSTMLanguageModel
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
 DT = torch.float64
