@@ -97,7 +97,8 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
+        n = torch.get_num_threads()
+        return f"cpu ({n} thread{'' if n == 1 else 's'})"
     return device.type
 
 
@@ -150,14 +151,13 @@ def describe_numerics(device: torch.device) -> str:
     """One line for the top of a page: where it computes and whether its digits are the book's."""
     where = describe_device(device)
     if device.type != "cpu":
-        return (f"Computing on {where}: results that come from training may differ from the "
-                "book's in the last digits (the book was executed on a CPU).")
+        return (f"{where}: trained results may differ from the book's in the last digits "
+                "(the book ran on a CPU)")
     problems = reproducible_mode_problems()
     if not problems:
-        return (f"Computing on {where} in the reproducible CPU mode: the printed numbers "
-                "should equal the book's digit for digit.")
-    return (f"Computing on {where}, reproducible CPU mode off ({'; '.join(problems)}): results "
-            "that come from training may differ from the book's in the last digits.")
+        return f"{where}, reproducible CPU mode on: printed numbers should equal the book's"
+    return (f"{where}, reproducible CPU mode off ({'; '.join(problems)}): trained results may "
+            "differ from the book's in the last digits")
 
 
 def to_device(batch: Any, device: torch.device | str | None) -> Any:

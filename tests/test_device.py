@@ -128,7 +128,7 @@ def test_describe_numerics_names_the_device_and_the_mode(monkeypatch):
     for key, value in REPRODUCIBLE_CPU_ENV.items():
         monkeypatch.setenv(key, value)
     line = describe_numerics(torch.device("cpu"))
-    assert line.startswith("Computing on cpu (")
+    assert line.startswith("cpu (") and "reproducible CPU mode" in line
     monkeypatch.delenv("MKL_CBWR")
     assert "MKL_CBWR not as the mode sets it" in describe_numerics(torch.device("cpu"))
     assert "may differ from the book's" in describe_numerics(torch.device("meta"))

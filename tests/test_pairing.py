@@ -87,7 +87,7 @@ def test_a_stale_notebook_is_detected(tmp_path):
 
 
 COMPUTING_PAGES = [p for p in PAGES if 'get_device("auto")' in p.read_text(encoding="utf-8")]
-MODE_LINE = "in the reproducible CPU mode: the printed numbers should equal the book's"
+MODE_LINE = ", reproducible CPU mode on: printed numbers should equal the book's"
 
 
 def test_pages_that_compute_report_the_mode():
