@@ -128,9 +128,11 @@ def check_token_ids(name: str, ids: torch.Tensor, vocab_size: int) -> torch.Tens
     """Integer token ids in [0, vocab_size): a clear error instead of an IndexError deep inside
     an embedding."""
     check_tensor(name, ids, floating=False)
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"{name} must hold token ids in [0, {vocab_size}), got values in "
-                         f"[{int(ids.min())}, {int(ids.max())}]")
+    if ids.numel():
+        low, high = (int(v) for v in torch.aminmax(ids))  # one pass over the ids
+        if low < 0 or high >= vocab_size:
+            raise ValueError(f"{name} must hold token ids in [0, {vocab_size}), got values in "
+                             f"[{low}, {high}]")
     return ids
 
 
