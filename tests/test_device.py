@@ -1,5 +1,9 @@
+import os
 import random
+import subprocess
+import sys
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,15 +80,13 @@ def test_set_seed_rejects_bad_seed(bad, exc):
 
 # The reproducible CPU mode ------------------------------------------------------------------
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import notebooks as nbtool  # noqa: E402  (the generator of every page's setup cell)
 
 
 def _fresh_python(code: str, env: dict[str, str]) -> str:
     """Run ``code`` in a new interpreter (torch not yet imported) with exactly ``env`` added."""
-    import os
-    import subprocess
-    import sys
-
     clean = {k: v for k, v in os.environ.items() if k not in REPRODUCIBLE_CPU_ENV}
     clean.pop("LESSONS_PKG_NATIVE", None)
     done = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, cwd=ROOT,
@@ -100,11 +102,6 @@ REPORT = ("import torch\nfrom lessons_pkg.device import reproducible_mode_proble
 @pytest.mark.skipif(not cpu_can_reproduce(), reason="the mode needs an x86-64 CPU with AVX2")
 def test_every_pages_setup_cell_turns_the_mode_on():
     """The setup cell, run first in a fresh interpreter as in a kernel, puts torch in the mode."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import notebooks as nbtool
-
     assert _fresh_python(nbtool.setup_cell_source() + "\n" + REPORT, {}) == "AVX2 2 []"
 
 
@@ -115,11 +112,6 @@ def test_without_the_mode_its_absence_is_reported():
 
 
 def test_native_switch_keeps_torchs_defaults():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import notebooks as nbtool
-
     code = nbtool.setup_cell_source() + "\nimport os\nprint(os.environ.get('MKL_CBWR'))"
     assert _fresh_python(code, {"LESSONS_PKG_NATIVE": "1"}) == "None"
 
@@ -135,9 +127,6 @@ def test_describe_numerics_names_the_device_and_the_mode(monkeypatch):
 
 
 def test_command_line_prints_and_applies_the_mode():
-    import subprocess
-    import sys
-
     env_lines = subprocess.run([sys.executable, "-m", "lessons_pkg", "env"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.splitlines()
     assert env_lines == [f"export {k}={v}" for k, v in REPRODUCIBLE_CPU_ENV.items()]
