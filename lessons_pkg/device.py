@@ -41,6 +41,8 @@ REPRODUCIBLE_CPU_ENV = {
     "MKL_NUM_THREADS": "2",
 }
 _X86_64 = ("x86_64", "amd64")
+#: Floating-point types Apple's MPS backend cannot hold.
+_NOT_ON_MPS = (torch.float64, torch.complex128)
 
 
 def _mps_available() -> bool:
@@ -48,31 +50,43 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
-def get_device(name: str | torch.device = "auto") -> torch.device:
+def get_device(name: str | torch.device = "auto", dtype: torch.dtype | None = None
+               ) -> torch.device:
     """Return the device to compute on.
 
     Args:
         name: ``"auto"`` picks CUDA, then Apple's MPS, then the CPU. ``"cpu"``, ``"cuda"``
             (optionally ``"cuda:N"``) and ``"mps"`` ask for that device and fail clearly when it
             is missing. A ``torch.device`` is checked the same way.
+        dtype: the widest floating-point type the caller will put on the device. MPS has no
+            float64 (nor complex128): with such a ``dtype``, ``"auto"`` passes over MPS to the
+            CPU, and asking for ``"mps"`` is an error. ``None`` (the default) means float32.
 
     Raises:
-        TypeError: ``name`` is neither a string nor a ``torch.device``.
-        ValueError: the name is unknown, or the device it names is not available here.
+        TypeError: ``name`` is neither a string nor a ``torch.device``, or ``dtype`` is not a
+            ``torch.dtype``.
+        ValueError: the name is unknown, the device it names is not available here, or it
+            cannot hold ``dtype``.
     """
     if isinstance(name, torch.device):
         name = str(name)
     if not isinstance(name, str):
         raise TypeError(f"name must be a str or torch.device, got {type(name).__name__}")
+    if dtype is not None and not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype must be a torch.dtype or None, got {type(dtype).__name__}")
     kind, _, index = name.partition(":")
     if kind not in _DEVICE_NAMES or (index and (kind != "cuda" or not index.isdigit())):
         raise ValueError(f"name must be one of {_DEVICE_NAMES} (or 'cuda:N'), got {name!r}")
+    mps_can_hold = dtype not in _NOT_ON_MPS
     if kind == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if _mps_available():
+        if mps_can_hold and _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
+    if kind == "mps" and not mps_can_hold:
+        raise ValueError(f"dtype {dtype} is not supported on 'mps' (Apple's GPU has no 64-bit "
+                         "floating point): ask for get_device('auto', dtype=...) or 'cpu'")
     if kind == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(

@@ -37,24 +37,64 @@ ROLE = re.compile(r"\{(?P<name>[\w:-]+)\}`(?P<body>[^`]*)`")
 DISPLAY_MATH_LABEL = re.compile(r"\$\$\s*\((?P<label>[\w:.-]+)\)\s*$")
 
 
-def _bib_entries() -> dict[str, tuple[str, str]]:
-    """Map each BibTeX key to (author text, year) for author–year citations."""
+def _latex_to_text(text: str) -> str:
+    import codecs
+
+    import latexcodec  # noqa: F401  (registers the "ulatex" codec; pybtex depends on it)
+
+    return codecs.decode(text, "ulatex").replace("{", "").replace("}", "")
+
+
+@dataclass(frozen=True)
+class BibEntry:
+    """What a Colab notebook shows of one reference: the in-text form and the list entry."""
+
+    author: str  # "Vaswani et al." (for citations)
+    year: str
+    reference: str  # the entry of the references list
+
+
+def _bib_entries() -> dict[str, BibEntry]:
+    """Map each BibTeX key to its author–year citation and its references-list entry."""
     from pybtex.database import parse_file
 
     entries = {}
     for key, entry in parse_file(str(BIB)).entries.items():
         people = entry.persons.get("author") or entry.persons.get("editor") or []
-        names = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+        names = [_latex_to_text(" ".join(p.last_names)) for p in people]
+        fields = {k: _latex_to_text(v) for k, v in entry.fields.items()}
         if not names:
-            author = entry.fields.get("organization", key).replace("{", "").replace("}", "")
+            author = fields.get("organization", fields.get("institution", key))
         elif len(names) == 1:
             author = names[0]
         elif len(names) == 2:
             author = f"{names[0]} and {names[1]}"
         else:
             author = f"{names[0]} et al."
-        entries[key] = (author, entry.fields.get("year", "n.d."))
+        full = [_latex_to_text(" ".join(p.last_names) + ", "
+                               + " ".join(p.first_names + p.middle_names)) for p in people]
+        if len(full) > 1:
+            who = ", ".join(full[:-1]) + (", and " if len(full) > 2 else " and ") + full[-1]
+        else:
+            who = full[0] if full else author
+        year = fields.get("year", "n.d.")
+        venue = (fields.get("journal") or fields.get("booktitle") or fields.get("institution")
+                 or fields.get("publisher") or fields.get("howpublished") or "")
+        link = fields.get("url") or (f"https://doi.org/{fields['doi']}" if "doi" in fields else "")
+        reference = f"{who} ({year}). {fields.get('title', key)}."
+        if venue:
+            reference += f" *{venue}*."
+        if link:
+            reference += f" <{link}>"
+        entries[key] = BibEntry(author, year, reference)
     return entries
+
+
+def references_markdown(ctx: PageContext, keys: list[str], heading: bool = True) -> str:
+    """The references list of ``keys`` (in the order given), as the website's bibliography lists
+    them: one bullet per work; with ``heading``, under a "References" heading."""
+    items = "\n".join(f"- {ctx.bib[key].reference}" for key in keys)
+    return f"## References\n\n{items}" if heading else items
 
 
 @dataclass
@@ -64,13 +104,19 @@ class PageContext:
     page: Path
     equations: dict[str, int] = field(default_factory=dict)
     exercises: dict[str, int] = field(default_factory=dict)
-    _bib: dict[str, tuple[str, str]] | None = None
+    cited: list[str] = field(default_factory=list)  # keys in order of first citation
+    _bib: dict[str, BibEntry] | None = None
 
     @property
-    def bib(self) -> dict[str, tuple[str, str]]:
+    def bib(self) -> dict[str, BibEntry]:
         if self._bib is None:
             self._bib = _bib_entries()
         return self._bib
+
+    @property
+    def all_keys(self) -> list[str]:
+        """Every key of the bibliography file."""
+        return list(self.bib)
 
 
 def number_page(markdown_cells: list[str], ctx: PageContext) -> None:
@@ -139,7 +185,9 @@ def _role(m: re.Match, ctx: PageContext) -> str:
         for key in [k.strip() for k in body.split(",")]:
             if key not in ctx.bib:
                 raise ValueError(f"{ctx.page}: citation key {key!r} is not in {BIB.name}")
-            author, year = ctx.bib[key]
+            author, year = ctx.bib[key].author, ctx.bib[key].year
+            if key not in ctx.cited:
+                ctx.cited.append(key)
             parts.append(f"{author} ({year})" if name.startswith("cite:t") else f"{author}, {year}")
         return "; ".join(parts) if name.startswith("cite:t") else f"({'; '.join(parts)})"
     if name == "eq":
@@ -167,20 +215,36 @@ def _page_title(md: Path) -> str:
     return md.stem
 
 
+def _trim(text: str) -> str:
+    """``text`` without its leading and trailing blank lines; indentation is kept, since a first
+    line indented by four spaces opens a code block."""
+    lines = text.splitlines()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines)
+
+
+def _opens_block(text: str) -> bool:
+    """True when ``text`` starts with something that cannot follow prose on its line."""
+    return text.startswith(("    ", "\t", "```", "$$", ">", "- ", "* ", "|", "<"))
+
+
 def _directive(name: str, arg: str, body: list[str], ctx: PageContext) -> str:
     options, content = _split_options(body)
-    inner = translate_markdown("\n".join(content), ctx) if name != "mermaid" else ""
+    inner = _trim(translate_markdown("\n".join(content), ctx)) if name != "mermaid" else ""
     if name == "exercise":
         label = options.get("label") or f"_exercise{len(ctx.exercises)}"
         number = ctx.exercises.get(label, "")
-        return f"**Exercise {number}.** {inner.strip()}"
+        return f"**Exercise {number}.**" + ("\n\n" if _opens_block(inner) else " ") + inner
     if name == "solution":
-        return f"<details>\n<summary>Solution</summary>\n\n{inner.strip()}\n\n</details>"
+        return f"<details>\n<summary>Solution</summary>\n\n{inner}\n\n</details>"
     if name == "dropdown":
-        return f"<details>\n<summary>{arg or 'Details'}</summary>\n\n{inner.strip()}\n\n</details>"
+        return f"<details>\n<summary>{arg or 'Details'}</summary>\n\n{inner}\n\n</details>"
     if name in ADMONITIONS or name == "admonition":
         title = arg if name == "admonition" else ADMONITIONS[name]
-        quoted = "\n".join(f"> {line}" if line else ">" for line in inner.strip().splitlines())
+        quoted = "\n".join(f"> {line}" if line else ">" for line in inner.splitlines())
         return f"> **{title}**\n>\n{quoted}"
     if name == "mermaid":
         return "```mermaid\n" + "\n".join(content).strip() + "\n```"
@@ -191,7 +255,7 @@ def _directive(name: str, arg: str, body: list[str], ctx: PageContext) -> str:
         tag = f"\n\\tag{{{ctx.equations[label]}}}" if label in ctx.equations else ""
         return f"$$\n{inner.strip()}{tag}\n$$"
     if name == "bibliography":
-        return ""
+        return references_markdown(ctx, sorted(ctx.all_keys), heading=False)
     raise ValueError(f"{ctx.page}: directive {{{name}}} has no Colab translation")
 
 
@@ -225,6 +289,9 @@ def translate_markdown(text: str, ctx: PageContext) -> str:
             out.append("$$")
             i += 1
             continue
+        if "({eq}`" in line:
+            raise ValueError(f"{ctx.page}: write {{eq}}`label` without parentheses: it renders "
+                             f"as (N) already, so ({{eq}}`label`) reads ((N)): {line.strip()!r}")
         out.append(ROLE.sub(lambda mm: _role(mm, ctx), line))
         i += 1
     return "\n".join(out)

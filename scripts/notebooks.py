@@ -24,7 +24,12 @@ import jupytext
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from colab_markdown import PageContext, number_page, translate_markdown  # noqa: E402
+from colab_markdown import (  # noqa: E402
+    PageContext,
+    number_page,
+    references_markdown,
+    translate_markdown,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -35,14 +40,21 @@ SETUP_MARKER = "# Colab setup"
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled", "ExecuteTime")
 
 
-def book_version() -> str:
-    text = (ROOT / "lessons_pkg" / "__init__.py").read_text(encoding="utf-8")
-    return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
+def _config_value(section: str, key: str) -> str:
+    text = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    block = re.search(rf"^{section}:\s*\n((?:[ \t]+.*\n?)+)", text, re.M).group(1)
+    return re.search(rf"^\s+{key}:\s*(\S+)", block, re.M).group(1)
 
 
 def repository_url() -> str:
-    text = (ROOT / "_config.yml").read_text(encoding="utf-8")
-    return re.search(r"^repository:\s*\n\s+url:\s*(\S+)", text, re.M).group(1)
+    """The repository the launch buttons open and the setup cell installs from."""
+    return _config_value("repository", "url")
+
+
+def repository_ref() -> str:
+    """The one git ref of both: the notebook a launch button opens is the one on this branch,
+    and its setup cell installs ``lessons_pkg`` from the same branch."""
+    return _config_value("repository", "branch")
 
 
 def setup_cell_source() -> str:
@@ -52,15 +64,18 @@ def setup_cell_source() -> str:
     The mode's variables (``lessons_pkg.device.REPRODUCIBLE_CPU_ENV``) are read when torch is
     imported, so the first cell sets them, before any import of torch. Variables the reader set
     are kept, and ``LESSONS_PKG_NATIVE=1`` keeps torch's own choices.
-    ``LESSONS_PKG_SOURCE`` (a pip requirement, e.g. a wheel path) overrides the repository, which
-    is how ``tests/test_colab_setup.py`` runs a page against a freshly built wheel.
+
+    In Colab (or wherever ``LESSONS_PKG_REPOSITORY`` is set) the cell installs the package with
+    pip from the repository at the ref of the notebook itself (:func:`repository_ref`), unless it
+    is installed already. pip keeps the torch that is there: the package asks only for a lower
+    bound. ``LESSONS_PKG_REPOSITORY`` replaces the repository's address, which is how
+    ``tests/test_colab_setup.py`` runs the real install from a local clone (``file://...``).
     """
     from lessons_pkg.device import REPRODUCIBLE_CPU_ENV
 
     mode = "".join(f'\n        "{k}": "{v}",' for k, v in REPRODUCIBLE_CPU_ENV.items())
     return f"""{SETUP_MARKER}: the reproducible CPU mode, and in Colab the course package.
-import os, platform, subprocess, sys
-BOOK_VERSION = "{book_version()}"
+import importlib.util, os, platform, subprocess, sys, time
 # The reproducible CPU mode gives the book's digits on any x86-64 CPU. It is read when torch is
 # imported, so it comes first; LESSONS_PKG_NATIVE=1 keeps torch's defaults (faster on many cores).
 x86_64 = platform.machine().lower() in ("x86_64", "amd64")
@@ -68,10 +83,21 @@ if x86_64 and os.environ.get("LESSONS_PKG_NATIVE") != "1":
     for key, value in {{{mode}
     }}.items():
         os.environ.setdefault(key, value)
-if "google.colab" in sys.modules or os.environ.get("LESSONS_PKG_SOURCE"):
-    source = os.environ.get("LESSONS_PKG_SOURCE") or (
-        f"lessons_pkg @ git+{repository_url()}@v{{BOOK_VERSION}}")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)"""
+# In Colab: install the course package from the branch this notebook comes from, keeping the
+# torch Colab already has (the package asks only for torch>=2.2).
+REPOSITORY = os.environ.get("LESSONS_PKG_REPOSITORY", "{repository_url()}")
+if "google.colab" in sys.modules or "LESSONS_PKG_REPOSITORY" in os.environ:
+    if importlib.util.find_spec("lessons_pkg") is None:
+        start = time.perf_counter()
+        print(f"Installing lessons_pkg from {{REPOSITORY}}@{repository_ref()} ...", end=" ",
+              flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                        f"lessons_pkg @ git+{{REPOSITORY}}@{repository_ref()}"], check=True)
+        print(f"done in {{time.perf_counter() - start:.0f}} s")
+    import lessons_pkg, torch
+    from lessons_pkg.device import describe_device, get_device
+    print(f"lessons_pkg {{lessons_pkg.__version__}}, torch {{torch.__version__}}, "
+          f"device: {{describe_device(get_device('auto'))}}")"""
 
 
 def pages(selected: list[str] | None = None) -> list[Path]:
@@ -103,6 +129,18 @@ def ensure_setup_cell(page: Path) -> bool:
     return True
 
 
+def colab_url(notebook: Path) -> str:
+    """Where Colab opens ``notebook`` (a path under ``notebooks/``): the repository's ref."""
+    github = repository_url().removeprefix("https://github.com/")
+    return (f"https://colab.research.google.com/github/{github}/blob/{repository_ref()}/"
+            f"{notebook.relative_to(ROOT).as_posix()}")
+
+
+def colab_badge(notebook: Path) -> str:
+    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"({colab_url(notebook)})")
+
+
 def colab_notebook(page: Path) -> nbformat.NotebookNode:
     """The notebook for ``page``: same code cells, markdown translated for Colab."""
     nb = jupytext.read(page)
@@ -111,6 +149,11 @@ def colab_notebook(page: Path) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = translate_markdown(cell.source, ctx)
+    # What the website shows around the page's cells: a way to open it in Colab, and the
+    # references it cites (the site's bibliography page has them; a notebook stands alone).
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(colab_badge(notebook_path(page))))
+    if ctx.cited:
+        nb.cells.append(nbformat.v4.new_markdown_cell(references_markdown(ctx, ctx.cited)))
     nb.metadata.pop("jupytext", None)
     # Kept as the page states it: Jupyter Book's cache key includes the kernelspec.
     nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python",

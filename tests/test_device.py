@@ -1,5 +1,6 @@
 import os
 import random
+import re
 import subprocess
 import sys
 from collections import namedtuple
@@ -10,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+import lessons_pkg.device as device_module
 from lessons_pkg.device import (
     REPRODUCIBLE_CPU_ENV,
     cpu_can_reproduce,
@@ -57,6 +59,82 @@ def test_unknown_name(bad):
 def test_wrong_type():
     with pytest.raises(TypeError, match="name must be a str"):
         get_device(0)
+
+
+def _fake_hardware(monkeypatch, cuda: bool, mps: bool) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(device_module, "_mps_available", lambda: mps)
+
+
+@pytest.mark.parametrize("cuda, mps, dtype, expected", [
+    (True, True, None, "cuda"), (True, True, torch.float64, "cuda"),
+    (False, True, None, "mps"), (False, True, torch.float32, "mps"),
+    (False, True, torch.float64, "cpu"), (False, True, torch.complex128, "cpu"),
+    (False, False, None, "cpu"), (False, False, torch.float64, "cpu"),
+])
+def test_auto_passes_over_mps_for_float64(monkeypatch, cuda, mps, dtype, expected):
+    _fake_hardware(monkeypatch, cuda=cuda, mps=mps)
+    assert get_device("auto", dtype=dtype).type == expected
+
+
+def test_mps_with_float64_says_why(monkeypatch):
+    _fake_hardware(monkeypatch, cuda=False, mps=True)
+    assert get_device("mps", dtype=torch.float32).type == "mps"
+    with pytest.raises(ValueError, match="dtype torch.float64 is not supported on 'mps'"):
+        get_device("mps", dtype=torch.float64)
+
+
+def test_dtype_must_be_a_torch_dtype():
+    with pytest.raises(TypeError, match="dtype must be a torch.dtype or None, got str"):
+        get_device("cpu", dtype="float64")
+
+
+# Every page's own device selection, run against fake hardware. A page that puts float64 tensors
+# or modules on `device` (a `.to(device, <float64>)`, a `dtype=<float64>, device=device`, or
+# float64 as the default dtype) must not be handed Apple's MPS, which has no float64.
+PAGES = sorted((Path(__file__).resolve().parents[1] / "book").rglob("*.md"))
+DEVICE_LINE = re.compile(r"^device = (get_device\(.*?\))", re.M)
+
+
+def _float64_on_device(code: str) -> bool:
+    aliases = ["torch.float64", "torch.double"] + re.findall(r"^(\w+) = torch\.float64", code, re.M)
+    f64 = "|".join(re.escape(a) for a in aliases)
+    patterns = [rf"\.to\(device, ({f64})\)", rf"dtype=({f64}).*device=device",
+                rf"device=device.*dtype=({f64})", rf"dtype=({f64}).*\)\.to\(device\)",
+                r"set_default_dtype\(torch\.float64\)"]
+    return any(re.search(p, code) for p in patterns)
+
+
+def _page_code(page: Path) -> str:
+    blocks = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", page.read_text(encoding="utf-8"),
+                        re.M | re.S)
+    return "\n".join(blocks)
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if DEVICE_LINE.search(_page_code(p))],
+                         ids=lambda p: p.stem)
+def test_every_pages_device_selection_on_fake_hardware(monkeypatch, page):
+    code = _page_code(page)
+    call = DEVICE_LINE.search(code).group(1)
+    namespace = {"get_device": get_device, "torch": torch}
+
+    def select(cuda, mps):
+        _fake_hardware(monkeypatch, cuda=cuda, mps=mps)
+        return eval(call, namespace).type
+
+    assert select(cuda=True, mps=False) == "cuda"  # Colab with a GPU
+    assert select(cuda=False, mps=False) == "cpu"  # CI, a laptop without a GPU
+    on_apple = select(cuda=False, mps=True)
+    if _float64_on_device(code):
+        assert on_apple == "cpu", f"{page.name} puts float64 on {call}, which picks {on_apple}"
+    else:
+        assert on_apple == "mps", f"{page.name} needs no float64 but {call} passes over MPS"
+
+
+def test_the_float64_detector_finds_the_pages_that_need_it():
+    needing = {p.stem for p in PAGES if _float64_on_device(_page_code(p))}
+    assert {"attention", "backprop", "gan", "lstm", "transformer", "vae"} <= needing
+    assert not _float64_on_device("x = torch.zeros(3, dtype=torch.float64)\ny = x.to(device)")
 
 
 def test_set_seed_repeats_every_generator():
