@@ -9,7 +9,8 @@ PAGES  ?=
 export PYTHONHASHSEED := 0
 export TQDM_DISABLE := 1
 
-.PHONY: book test setup vendor chromium notebooks site serve lint unit nbval browser clean
+.PHONY: book test setup vendor chromium notebooks site serve lint unit nbval browser oldest \
+        release clean
 
 ## book: set up, build the website from the stored notebook outputs, and serve it.
 ##       `make book EXECUTE=1` re-executes every notebook first.
@@ -30,6 +31,7 @@ test: setup vendor chromium
 	$(MAKE) nbval
 	$(MAKE) site
 	$(BIN)/python -m pytest -m browser tests/browser
+	$(MAKE) oldest
 
 $(VENV)/.installed: pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +63,8 @@ serve:
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows
 
 unit: setup
 	$(BIN)/python -m pytest -m "not browser" tests
@@ -71,6 +75,27 @@ nbval: setup
 
 browser: setup
 	$(BIN)/python -m pytest -m browser tests/browser
+
+## oldest: the unit tests on the oldest torch the package admits (pyproject's lower bound) and
+##         numpy 1.x, in .venv-oldest; everything else at the lock's versions. PyPI serves only
+##         CUDA builds of old torch (about 5 GB with its CUDA libraries; they run on the CPU).
+OLDEST_TORCH := 2.2.0
+OLDEST := .venv-oldest
+$(OLDEST)/.installed: pyproject.toml requirements-lock.txt
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	grep -v -E '^(torch|numpy)==' requirements-lock.txt > $(OLDEST)/constraints.txt
+	$(OLDEST)/bin/python -m pip install --quiet -c $(OLDEST)/constraints.txt \
+		"torch==$(OLDEST_TORCH)" "numpy<2" -e ".[test]"
+	touch $@
+
+oldest: $(OLDEST)/.installed
+	$(OLDEST)/bin/python -c "import torch; assert torch.__version__.startswith('$(OLDEST_TORCH)'), torch.__version__"
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider -m "not browser and not slow" tests
+
+## release: `make release VERSION=0.3.0`: set the version, close the changelog, commit and tag.
+release: setup
+	$(BIN)/python scripts/release.py $(VERSION)
 
 clean:
 	rm -rf _build dist .pytest_cache
