@@ -75,6 +75,21 @@ def progress_bar(progress, loader, epochs, max_steps, initial: int) -> Any:
             total = epochs * len(loader)
         except TypeError:  # an iterable without a length
             total = None
+    return make_bar(progress, total=total, initial=initial, unit="step")
+
+
+def check_progress(progress: Any) -> None:
+    if not isinstance(progress, (bool, str)):
+        raise TypeError(f"progress must be a bool or 'auto', got {type(progress).__name__}")
+    check_choice("progress", progress, _PROGRESS_CHOICES)
+
+
+def make_bar(progress: bool | str, **kwargs: Any) -> Any:
+    """A tqdm bar, shown when ``progress`` is True, or "auto" and ``TQDM_DISABLE`` is unset.
+
+    The variable is checked here because tqdm's notebook bar ignores it (it passes its own
+    ``disable``): under TQDM_DISABLE=1 no widget may reach a stored notebook.
+    """
     show = progress is True or (progress == "auto" and not _env_disables_tqdm())
     if show:
         # Imported here, not at module level: tqdm.auto warns on import in a notebook without
@@ -82,7 +97,7 @@ def progress_bar(progress, loader, epochs, max_steps, initial: int) -> Any:
         from tqdm.auto import tqdm
     else:
         from tqdm import tqdm
-    return tqdm(total=total, initial=initial, disable=not show, unit="step", dynamic_ncols=True)
+    return tqdm(disable=not show, dynamic_ncols=True, **kwargs)
 
 
 def _env_disables_tqdm() -> bool:
@@ -123,9 +138,7 @@ def check_fit_arguments(
         if train_step is not None:
             raise ValueError("clip_grad_norm works with loss_fn only; train_step clips for itself")
         check_number("clip_grad_norm", clip_grad_norm, low=0.0, low_open=True)
-    if not isinstance(progress, (bool, str)):
-        raise TypeError(f"progress must be a bool or 'auto', got {type(progress).__name__}")
-    check_choice("progress", progress, _PROGRESS_CHOICES)
+    check_progress(progress)
     if checkpoint_every is not None and checkpoint_path is None:
         raise ValueError("checkpoint_every needs a checkpoint_path, got checkpoint_path=None")
     if not isinstance(resume, bool):

@@ -32,7 +32,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from lessons_pkg._fit_helpers import FitLog, check_fit_arguments, progress_bar
+from lessons_pkg._fit_helpers import (
+    FitLog,
+    check_fit_arguments,
+    check_progress,
+    make_bar,
+    progress_bar,
+)
 from lessons_pkg.checkpoint import RunPosition, plain_config, resume_run, rng_preserved, save_run
 from lessons_pkg.device import get_device, model_device, to_device
 
@@ -361,3 +367,21 @@ def _validation_loss(model, loss_fn, loader, device, position) -> float:
     if not math.isfinite(value):
         raise FloatingPointError(f"validation loss is {value} at step {position.step}")
     return value
+
+
+def progress(iterable: Any, desc: str | None = None, progress: bool | str = "auto") -> Any:
+    """``iterable`` with the progress bar ``fit`` shows: for a training loop written by hand.
+
+    Args:
+        iterable: what the loop runs over (``range(steps)``, a list of settings).
+        desc: a label in front of the bar.
+        progress: as in ``fit``: ``"auto"`` shows a bar (tqdm's notebook widget in Jupyter and
+            Colab) unless the environment variable ``TQDM_DISABLE`` is set, as it is when the
+            book's notebooks are executed; ``True`` always, ``False`` never.
+
+    Raises:
+        TypeError: ``progress`` is neither a bool nor a string.
+        ValueError: ``progress`` is a string other than ``"auto"``.
+    """
+    check_progress(progress)
+    return make_bar(progress, iterable=iterable, desc=desc)

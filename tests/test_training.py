@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from fit_helpers import _assert_same_weights, _dataset, _loader, _loss, _model
 from torch.utils.data import DataLoader, TensorDataset
 
-from lessons_pkg.training import History, evaluate, fit
+from lessons_pkg.training import History, evaluate, fit, progress
 
 # --------------------------------------------------------------------------------- reference
 
@@ -187,6 +187,32 @@ def test_progress_false_and_tqdm_disable_print_nothing(capsys, monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "1")
     run("auto")
     assert capsys.readouterr() == ("", "")
+
+
+def test_progress_wraps_a_loop_like_fits_bar(capsys, monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert list(progress(range(4), desc="steps", progress=True)) == [0, 1, 2, 3]
+    err = capsys.readouterr().err
+    assert "steps" in err and "4/4" in err
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert list(progress(range(4))) == [0, 1, 2, 3]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_in_a_notebook_kernel_obeys_tqdm_disable(monkeypatch):
+    """tqdm's notebook bar ignores TQDM_DISABLE; ours must not draw a widget under it."""
+    import tqdm.std
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    bar = progress(range(3))
+    assert type(bar) is tqdm.std.tqdm and bar.disable  # never tqdm.auto's widget class
+    assert list(bar) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("bad, error", [("yes", ValueError), (1, TypeError)])
+def test_progress_rejects_bad_switches(bad, error):
+    with pytest.raises(error, match="progress must be"):
+        progress(range(3), progress=bad)
 
 
 def test_history_plot_draws_labelled_curves():
