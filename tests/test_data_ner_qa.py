@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from lessons_pkg.data.masking import IGNORE_INDEX
-from lessons_pkg.data.ner import ORGANISATIONS, PERSONS, PLACES, TAGS, make_ner_data
+from lessons_pkg.data.ner import (
+    AMBIGUOUS,
+    ORGANISATIONS,
+    PERSONS,
+    PLACES,
+    TAGS,
+    held_out_names,
+    make_ner_data,
+)
 from lessons_pkg.data.qa import SEP, make_qa_data
 from lessons_pkg.metrics import bio_entities
 
@@ -23,6 +31,20 @@ def test_no_test_sentence_or_passage_occurs_in_training(ner, qa):
     assert not {tuple(w) for w in ner.test.words} & {tuple(w) for w in ner.train.words}
     assert len({tuple(w) for w in ner.train.words}) == len(ner.train)
     assert not set(qa.test.passages) & set(qa.train.passages)
+
+
+def _entity_names(ds):
+    return {(kind, " ".join(words[s:e])) for words, tags in zip(ds.words, ds.tags, strict=True)
+            for kind, s, e in bio_entities(tags)}
+
+
+def test_held_out_names_occur_only_in_the_test_part(ner):
+    held = {(kind, name) for kind in ("PER", "LOC", "ORG") for name in held_out_names(kind)}
+    train, test = _entity_names(ner.train), _entity_names(ner.test)
+    assert not train & held
+    assert {(k, n) for k, n in test if n not in AMBIGUOUS} <= held
+    assert len(test & held) > 0.8 * len(held)  # most held-out names are used
+    assert {n for _, n in train} >= AMBIGUOUS and {n for _, n in test} >= AMBIGUOUS
 
 
 def test_ner_entities_are_exactly_the_names_of_their_type(ner):

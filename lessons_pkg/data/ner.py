@@ -12,8 +12,10 @@ adjectives and verbs, with the verbs' agreement rules). Entities have one to thr
 ("anna", "anna chen", "buenos aires", "north star bank"), and two names are both a person and a
 place ("jordan", "georgia"), so that only the context tells the type.
 
-Train and test are split by construction: distinct sentences are drawn and dealt into the two
-parts, so no test sentence occurs in training (every word of the test set does).
+Train and test are split by construction, as a real system meets them: every third name of each
+kind (:func:`held_out_names`) occurs only in the test sentences, so the test measures whether a
+tagger recognises a name it has never seen from its context. The two ambiguous names occur in both
+parts. Sentences are drawn distinct, so no test sentence occurs in training.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "PERSONS",
     "PLACES",
     "TAGS",
+    "held_out_names",
     "make_ner_data",
     "split_distinct",
     "tag_entities",
@@ -93,10 +96,28 @@ def _verb_phrase(rng: random.Random) -> list[str]:
     return [verb.singular, rng.choice((article, "the")), adjective, noun.singular]
 
 
-def _sentence(rng: random.Random) -> tuple[list[str], list[str]]:
-    """One sentence as (words, BIO tags)."""
-    words, tags = [], []
+AMBIGUOUS = frozenset(PERSONS) & frozenset(PLACES)  # "jordan", "georgia"
+
+
+def held_out_names(kind: str) -> tuple[str, ...]:
+    """The names of entity type ``kind`` that occur only in the test part: every third one
+    (the ambiguous names excepted)."""
+    pool = {"PER": PERSONS, "LOC": PLACES, "ORG": ORGANISATIONS}[kind]
+    return tuple(x for i, x in enumerate(pool) if i % 3 == 2 and x not in AMBIGUOUS)
+
+
+def _pools(part: str) -> dict[str, tuple[str, ...]]:
+    """Per entity type, the names the sentences of ``part`` ("train" or "test") draw from."""
     pools = {"PER": PERSONS, "LOC": PLACES, "ORG": ORGANISATIONS}
+    return {kind: tuple(x for x in pool if (x in held_out_names(kind)) == (part == "test")
+                        or x in AMBIGUOUS)
+            for kind, pool in pools.items()}
+
+
+def _sentence(rng: random.Random, part: str) -> tuple[list[str], list[str]]:
+    """One sentence of ``part`` as (words, BIO tags)."""
+    words, tags = [], []
+    pools = _pools(part)
     for slot in rng.choice(_TEMPLATES).split():
         if slot.startswith("{") and slot[1:-1] in pools:
             kind = slot[1:-1]
@@ -163,8 +184,9 @@ class NERData:
 
 def split_distinct(draw, n_train: int, n_test: int, seed: int, *, key,
                    what: str) -> tuple[list, list]:
-    """A train/test split by construction: ``n_train + n_test`` items from ``draw(rng)`` whose
-    ``key`` differ, dealt into the two parts, so no item of the test part is in the training part.
+    """A train/test split by construction: ``n_train`` items from ``draw(rng, "train")``, then
+    ``n_test`` from ``draw(rng, "test")``, all with different ``key``, so no item of the test
+    part is in the training part.
 
     Raises:
         ValueError: a size is not a positive int, a bad seed, or fewer distinct items than asked
@@ -173,15 +195,21 @@ def split_distinct(draw, n_train: int, n_test: int, seed: int, *, key,
     check_positive_int("n_train", n_train)
     check_positive_int("n_test", n_test)
     check_seed("seed", seed)
-    rng, seen, out = random.Random(seed), set(), []
-    for _ in range(20 * (n_train + n_test)):
-        item = draw(rng)
-        if key(item) not in seen:
-            seen.add(key(item))
-            out.append(item)
-            if len(out) == n_train + n_test:
-                return out[:n_train], out[n_train:]
-    raise ValueError(f"could not draw {n_train + n_test} distinct {what}; ask for fewer")
+    rng, seen, parts = random.Random(seed), set(), []
+    for part, n in (("train", n_train), ("test", n_test)):
+        out = []
+        for _ in range(20 * n):
+            item = draw(rng, part)
+            if key(item) not in seen:
+                seen.add(key(item))
+                out.append(item)
+                if len(out) == n:
+                    break
+        else:
+            raise ValueError(f"could not draw {n} distinct {what} for the {part} part; ask for "
+                             "fewer")
+        parts.append(out)
+    return parts[0], parts[1]
 
 
 def make_ner_data(n_train: int = 2000, n_test: int = 500, seed: int = 0) -> NERData:

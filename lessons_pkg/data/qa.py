@@ -61,8 +61,9 @@ def _object(relation: str, rng: random.Random) -> str:
     return f"{first} {colour}{noun.singular}"
 
 
-def _example(rng: random.Random) -> tuple[str, str, str, str]:
-    """(passage, question, answer, the fact's sentence) of one generated example."""
+def _example(rng: random.Random, part: str) -> tuple[str, str, str, str]:
+    """(passage, question, answer, the fact's sentence) of one generated example; both parts
+    draw from all the names (``part`` only names the split)."""
     people = rng.sample([p for p in PERSONS if " " not in p], FACTS_PER_PASSAGE)
     people = [p if rng.random() < 0.5 else rng.choice([q for q in PERSONS
                                                       if q.startswith(p + " ")] or [p])
