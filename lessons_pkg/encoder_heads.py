@@ -1,8 +1,8 @@
 """Task heads on the BERT-style encoder: a tag for every token, and an answer span.
 
-Chapter: Applications › Language (named-entity recognition and question answering). Paper: Devlin
-et al. (2019), "BERT", §4.2 (SQuAD: a start vector S and an end vector E score every token; the
-span i..j with the largest S·h_i + E·h_j, j >= i, is the answer) and §4.3 (named-entity
+Chapter: Applications › Language understanding (named-entity recognition and question answering).
+Paper: Devlin et al. (2019), "BERT", §4.2 (SQuAD: a start vector S and an end vector E score every
+token; the span i..j with the largest S·h_i + E·h_j, j >= i, is the answer) and §4.3 (named-entity
 recognition: a classifier on every token's vector).
 
 Each head wraps an ``EncoderOnlyTransformer`` (freshly initialised or pre-trained as in Practice ›

@@ -1,11 +1,12 @@
 """Evaluation metrics written from their formulas: classification, entities, QA, language models,
 translation and calibration.
 
-Chapter: Applications › Language. Papers: the CoNLL-2003 shared task (Tjong Kim Sang & De Meulder,
-2003) for entity-level F1; SQuAD (Rajpurkar et al., 2016) for exact match and token F1; BLEU
-(Papineni et al., 2002) with the mteval-v13a tokenisation and the corpus statistics of sacreBLEU
-(Post, 2018); chrF (Popović, 2015); expected calibration error (Naeini et al., 2015; Guo et al.,
-2017).
+Chapters: Applications › Language understanding (P/R/F1, entities, QA, calibration) and Applications
+› Language generation (perplexity, BLEU, chrF). Papers: the CoNLL-2003 shared task (Tjong Kim Sang &
+De Meulder, 2003) for entity-level F1; SQuAD (Rajpurkar et al., 2016) for exact match and token F1;
+BLEU (Papineni et al., 2002) with the mteval-v13a tokenisation and the corpus statistics of
+sacreBLEU (Post, 2018); chrF (Popović, 2015); expected calibration error (Naeini et al., 2015; Guo
+et al., 2017).
 
 Scales: precision, recall, F1, exact match and ECE are fractions in [0, 1]; BLEU and chrF are
 reported on 0–100, as papers and sacreBLEU report them. A ratio whose denominator is zero (the

@@ -1,9 +1,9 @@
 """Generated sentences with named entities, tagged in BIO: a named-entity recognition set whose
 labels are exact by construction.
 
-Chapter: Applications › Language (named-entity recognition). Tag scheme: IOB2 as in CoNLL-2003
-(Tjong Kim Sang & De Meulder, 2003): "B-TYPE" on the first word of an entity, "I-TYPE" on the
-words after it, "O" outside entities; three types, PER (people), LOC (places) and ORG
+Chapter: Applications › Language understanding (named-entity recognition). Tag scheme: IOB2 as in
+CoNLL-2003 (Tjong Kim Sang & De Meulder, 2003): "B-TYPE" on the first word of an entity, "I-TYPE" on
+the words after it, "O" outside entities; three types, PER (people), LOC (places) and ORG
 (organisations).
 
 Sentences come from templates such as ``"{PER} works for {ORG} in {LOC}"``; the other slots are

@@ -1,8 +1,8 @@
 """Generated passages with questions whose answers are spans of the passage: an extractive
 question-answering set in the form of SQuAD.
 
-Chapter: Applications › Language (question answering). Paper: Rajpurkar et al. (2016), SQuAD;
-Devlin et al. (2019), §4.2, for the input "question <sep> passage" and the span it predicts.
+Chapter: Applications › Language understanding (question answering). Paper: Rajpurkar et al. (2016),
+SQuAD; Devlin et al. (2019), §4.2, for the input "question <sep> passage" and the span it predicts.
 
 A passage states three facts about three people, with the names, places and organisations of
 ``lessons_pkg.data.ner`` and the nouns and adjectives of ``lessons_pkg.data.lexicon``::
