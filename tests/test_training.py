@@ -4,6 +4,7 @@ Exact resume and checkpoint files are tested in test_checkpoint.py."""
 
 import copy
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -328,3 +329,17 @@ def test_fit_rejects_bad_train_step_results_and_empty_loaders():
     empty = DataLoader(TensorDataset(torch.zeros(0, 4), torch.zeros(0)), batch_size=2)
     with pytest.raises(ValueError, match="train_loader yielded no batches"):
         fit(model, empty, train_step=_train_step, max_steps=3, progress=False)
+
+
+PAGES = sorted((Path(__file__).resolve().parents[1] / "book").rglob("*.md"))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_no_page_trains_in_silence(page):
+    """A reader watches every training cell progress: a page may turn fit's bar off only inside
+    a loop that carries its own (``for ... in progress(...)``, a few lines above)."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if "progress=False" in line:
+            above = "\n".join(lines[max(0, i - 4): i])
+            assert "in progress(" in above, f"{page.name}:{i + 1}: fit(..., progress=False)"
