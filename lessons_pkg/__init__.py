@@ -4,8 +4,8 @@ Every module is written from the formulas taught in the book and checked against
 reference in ``tests/``. Importing the package has no side effects and touches no network.
 Modules, one concept each: ``autograd`` (scalar engine), ``backprop`` (hand-derived MLP),
 ``losses``, ``optim``, ``training``, ``checkpoint``, ``attention``, ``transformer``,
-``decoding``, ``gpt``, ``lstm``, ``text_models``, ``cnn``, ``gan``, ``vae``, ``judge``,
-``scale``, ``device`` and the ``data`` package.
+``decoding``, ``gpt``, ``tokenizer`` (byte-level BPE), ``lstm``, ``text_models``, ``cnn``,
+``gan``, ``vae``, ``judge``, ``scale``, ``device`` and the ``data`` package.
 
 Names (one per concept, used by every module and page):
 
