@@ -4,8 +4,8 @@ Every module is written from the formulas taught in the book and checked against
 reference in ``tests/``. Importing the package has no side effects and touches no network.
 Modules, one concept each: ``autograd`` (scalar engine), ``backprop`` (hand-derived MLP),
 ``losses``, ``optim``, ``training``, ``checkpoint``, ``attention``, ``transformer``, ``decoding``,
-``gpt``, ``encoder_heads``, ``lstm``, ``text_models``, ``cnn``, ``gan``, ``vae``, ``judge``,
-``scale``, ``metrics``, ``device`` and the ``data`` package.
+``gpt``, ``encoder_heads``, ``tokenizer`` (byte-level BPE), ``lstm``, ``text_models``, ``cnn``,
+``gan``, ``vae``, ``judge``, ``scale``, ``metrics``, ``device`` and the ``data`` package.
 
 Names (one per concept, used by every module and page):
 
