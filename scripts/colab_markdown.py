@@ -73,7 +73,11 @@ def _bib_entries() -> dict[str, BibEntry]:
             author = f"{names[0]} et al."
         full = [_latex_to_text(" ".join(p.last_names) + ", "
                                + " ".join(p.first_names + p.middle_names)) for p in people]
-        if len(full) > 1:
+        if full and full[-1].startswith("others"):  # BibTeX's "and others"
+            full[-1] = "et al."
+        if len(full) > 1 and full[-1] == "et al.":
+            who = ", ".join(full[:-1]) + ", et al."
+        elif len(full) > 1:
             who = ", ".join(full[:-1]) + (", and " if len(full) > 2 else " and ") + full[-1]
         else:
             who = full[0] if full else author

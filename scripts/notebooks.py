@@ -151,7 +151,8 @@ def colab_notebook(page: Path) -> nbformat.NotebookNode:
             cell.source = translate_markdown(cell.source, ctx)
     # What the website shows around the page's cells: a way to open it in Colab, and the
     # references it cites (the site's bibliography page has them; a notebook stands alone).
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell(colab_badge(notebook_path(page))))
+    if page.is_relative_to(BOOK):  # a page of this book (not a copy elsewhere, as in tests)
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(colab_badge(notebook_path(page))))
     if ctx.cited:
         nb.cells.append(nbformat.v4.new_markdown_cell(references_markdown(ctx, ctx.cited)))
     nb.metadata.pop("jupytext", None)

@@ -41,9 +41,12 @@ SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:\.dev(\d+))?$")
 
 
 def package_sha256(root: Path = ROOT) -> str:
-    """SHA-256 over the package's Python sources: each file's path and bytes, in path order."""
+    """SHA-256 over the package's files (sources and bundled data; not the bytecode caches):
+    each file's path and bytes, in path order."""
     digest = hashlib.sha256()
-    for path in sorted((root / "lessons_pkg").rglob("*.py")):
+    files = [p for p in (root / "lessons_pkg").rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    for path in sorted(files):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
     return digest.hexdigest()

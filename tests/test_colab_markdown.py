@@ -109,6 +109,8 @@ def test_citations_are_recorded_for_the_references_list():
     # LaTeX accents become characters, braces go
     assert "- Hochreiter, Sepp and Schmidhuber, Jürgen (1997). Long Short-Term Memory. " \
         "*Neural Computation*." in refs
+    truncated = references_markdown(ctx, ["brown2020"])  # "and others" in the BibTeX entry
+    assert "Dhariwal, Prafulla, et al. (2020)." in truncated, truncated
 
 
 def test_bibliography_directive_lists_references():

@@ -86,7 +86,7 @@ def test_a_stale_notebook_is_detected(tmp_path):
     assert _cells(nbtool.colab_notebook(edited)) != stored
 
 
-COMPUTING_PAGES = [p for p in PAGES if 'get_device("auto")' in p.read_text(encoding="utf-8")]
+COMPUTING_PAGES = [p for p in PAGES if 'get_device("auto"' in p.read_text(encoding="utf-8")]
 MODE_LINE = ", reproducible CPU mode on: printed numbers should equal the book's"
 
 

@@ -8,8 +8,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-import notebooks as nbtool  # noqa: E402
 import release  # noqa: E402
+
+import notebooks as nbtool  # noqa: E402
 
 
 def test_the_package_changed_only_with_a_new_version():
