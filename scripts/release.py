@@ -141,8 +141,8 @@ def release(version: str, root: Path = ROOT, execute: bool = True, today: str | 
                        check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "--quiet", "-m", f"Release {version}"], cwd=root, check=True)
-    subprocess.run(["git", "tag", "-a", f"v{version}", "-m", f"lessons_pkg and the book, {version}"],
-                   cwd=root, check=True)
+    subprocess.run(["git", "tag", "-a", f"v{version}", "-m",
+                    f"lessons_pkg and the book, {version}"], cwd=root, check=True)
     print(f"released {version}: commit and tag v{version} made; push both "
           f"(git push && git push origin v{version})")
 
