@@ -60,6 +60,8 @@ def test_setup_cell_installs_the_package_through_git_in_a_fresh_venv(tmp_path):
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     lock = ROOT / "requirements-lock.txt"
+    # A current pip, as Colab has (pip 23.2 refuses "name @ git+file:///...@ref" as a path).
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
     subprocess.run([python, "-m", "pip", "install", "--quiet", "-c", lock, "torch"], check=True)
     subprocess.run([python, "-m", "pip", "install", "--quiet", "-c", lock, "numpy", "matplotlib",
                     "tqdm", "scikit-learn", "ipykernel", "nbclient", "nbformat"], check=True)
