@@ -33,7 +33,7 @@ Names (one per concept, used by every module and page):
   argument as the caller passed it (``lessons_pkg._checks``).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from lessons_pkg.attention import MultiHeadAttention, scaled_dot_product_attention
 from lessons_pkg.autograd import Value
