@@ -5,7 +5,8 @@ reference in ``tests/``. Importing the package has no side effects and touches n
 Modules, one concept each: ``autograd`` (scalar engine), ``backprop`` (hand-derived MLP),
 ``losses``, ``optim``, ``training``, ``checkpoint``, ``attention``, ``transformer``,
 ``decoding``, ``gpt``, ``lstm``, ``text_models``, ``cnn``, ``gan``, ``vae``, ``judge``,
-``scale``, ``device`` and the ``data`` package.
+``scale``, ``device``, ``memory``, ``distributed``, ``train_ddp`` (the program ``torchrun``
+launches) and the ``data`` package.
 
 Names (one per concept, used by every module and page):
 

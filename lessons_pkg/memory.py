@@ -3,7 +3,7 @@
 Chapter: Practice › Scaling up. Papers: Rajbhandari et al. (2020), "ZeRO: Memory Optimizations
 Toward Training Trillion Parameter Models", §3 and Figure 1 (model states: 2 + 2 + 12 bytes per
 parameter in mixed-precision Adam, and how ZeRO's three stages divide them); Korthikanti et al.
-(2022), "Reducing Activation Recomputation in Large Transformer Models", §4 (activations per
+(2023), "Reducing Activation Recomputation in Large Transformer Models", §4 (activations per
 layer: s·b·h·(34 + 5·a·s/h) bytes in 16 bits, divided by tensor parallelism); Shoeybi et al.
 (2019), Megatron-LM (tensor parallelism); Huang et al. (2019), GPipe (pipeline parallelism).
 
@@ -92,7 +92,7 @@ def activation_bytes(seq_len: int, micro_batch: int, d_model: int, n_heads: int,
                      recompute: bool = False) -> float:  # fmt: skip
     """Activations kept for ``backward`` by ``n_layers`` Transformer layers in 16-bit precision.
 
-    Korthikanti et al. (2022), eq. (1)-(2): each layer keeps s·b·h·(10 + 24/t + 5·a·s/(h·t))
+    Korthikanti et al. (2023), eq. (1)-(2): each layer keeps s·b·h·(10 + 24/t + 5·a·s/(h·t))
     bytes (t = 1: 34 + 5·a·s/h), for s = ``seq_len``, b = ``micro_batch``, h = ``d_model``,
     a = ``n_heads``, t = ``tensor_parallel``; the 5·a·s/h term is the attention matrices. With
     full recomputation (activation checkpointing) a layer keeps only its 16-bit input, 2·s·b·h
