@@ -79,7 +79,7 @@ browser: setup
 ## oldest: the unit tests on the oldest torch the package admits (pyproject's lower bound) and
 ##         numpy 1.x, in .venv-oldest; everything else at the lock's versions. PyPI serves only
 ##         CUDA builds of old torch (about 5 GB with its CUDA libraries; they run on the CPU).
-OLDEST_TORCH := 2.2.0
+OLDEST_TORCH := 2.3.0
 OLDEST := .venv-oldest
 $(OLDEST)/.installed: pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(OLDEST)

@@ -5,7 +5,8 @@ reference in ``tests/``. Importing the package has no side effects and touches n
 Modules, one concept each: ``autograd`` (scalar engine), ``backprop`` (hand-derived MLP),
 ``losses``, ``optim``, ``training``, ``checkpoint``, ``attention``, ``transformer``, ``decoding``,
 ``gpt``, ``encoder_heads``, ``tokenizer`` (byte-level BPE), ``lstm``, ``text_models``, ``cnn``,
-``gan``, ``vae``, ``judge``, ``scale``, ``metrics``, ``device`` and the ``data`` package.
+``gan``, ``vae``, ``judge``, ``scale``, ``metrics``, ``device``, ``memory``, ``distributed``,
+``train_ddp`` (the program ``torchrun`` launches) and the ``data`` package.
 
 Names (one per concept, used by every module and page):
 
@@ -33,7 +34,7 @@ Names (one per concept, used by every module and page):
   argument as the caller passed it (``lessons_pkg._checks``).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 from lessons_pkg.attention import MultiHeadAttention, scaled_dot_product_attention
 from lessons_pkg.autograd import Value

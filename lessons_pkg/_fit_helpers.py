@@ -1,4 +1,5 @@
-"""Bookkeeping for ``lessons_pkg.training.fit``: its log, its progress bar, its argument checks.
+"""Bookkeeping for ``lessons_pkg.training.fit``: its log, its progress bar, mixed precision,
+micro-batch groups and its argument checks.
 
 Chapter: Algorithms › Backpropagation (the training loop); kept apart so that ``training.py``
 shows the loop and not the bookkeeping around it.
@@ -11,8 +12,10 @@ wrong type, ``ValueError`` for a wrong value, the argument named.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from lessons_pkg.training import History
 
 _PROGRESS_CHOICES = ("auto", True, False)
+_PRECISIONS = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class FitLog:
@@ -67,12 +71,58 @@ class FitLog:
         return {"sums": dict(self.sums), "count": self.count}
 
 
-def progress_bar(progress, loader, epochs, max_steps, initial: int) -> Any:
+class MixedPrecision:
+    """Autocast and, for float16, the gradient scaler; with ``precision=None`` every method is
+    the plain float32 operation, so the loop has one code path."""
+
+    def __init__(self, precision: str | None, device: torch.device) -> None:
+        self.dtype = _PRECISIONS[precision]
+        self.device_type = device.type
+        # float16 has 5 exponent bits: gradients below ~6e-8 flush to zero, so scale the loss.
+        # bfloat16 keeps float32's 8 exponent bits and needs no scaler.
+        self.scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def unscale(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+
+    def step(self, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        """The update; the scaler skips it when a gradient is inf/NaN and then halves its
+        scale. Returns ``{"loss_scale": scale after the step}`` with a scaler, else ``{}``."""
+        if self.scaler is None:
+            optimizer.step()
+            return {}
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        return {"loss_scale": float(self.scaler.get_scale())}
+
+
+def micro_batch_groups(batches: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` batches; the last list holds what is left."""
+    group: list[Any] = []
+    for batch in batches:
+        group.append(batch)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def progress_bar(progress, loader, epochs, max_steps, initial: int, accumulation: int) -> Any:
     if max_steps is not None:
         total = max_steps
     else:
         try:
-            total = epochs * len(loader)
+            total = epochs * math.ceil(len(loader) / accumulation)
         except TypeError:  # an iterable without a length
             total = None
     return make_bar(progress, total=total, initial=initial, unit="step")
@@ -111,6 +161,7 @@ def _env_disables_tqdm() -> bool:
 def check_fit_arguments(
     model, loss_fn, optimizer, train_step, epochs, max_steps, val_loader, eval_every,
     clip_grad_norm, progress, checkpoint_path, checkpoint_every, resume, log_every,
+    precision, accumulation_steps,
 ) -> None:  # fmt: skip
     """Every check of ``fit``'s arguments, in the package's policy (see ``lessons_pkg._checks``)."""
     if not isinstance(model, nn.Module):
@@ -145,6 +196,15 @@ def check_fit_arguments(
         raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs a checkpoint_path to resume from")
+    if precision is not None and not isinstance(precision, str):
+        raise TypeError(f"precision must be None or a str, got {type(precision).__name__}")
+    check_choice("precision", precision, tuple(_PRECISIONS))
+    check_positive_int("accumulation_steps", accumulation_steps)
+    if train_step is not None and (precision is not None or accumulation_steps != 1):
+        raise ValueError(
+            "precision and accumulation_steps work with loss_fn only; train_step does its own "
+            f"updates (got precision={precision!r}, accumulation_steps={accumulation_steps})"
+        )
 
 
 def _check_optimizer(optimizer: Any, loss_mode: bool) -> None:

@@ -174,13 +174,16 @@ class RunPosition:
             self.pending_rng = None
 
 
-def save_run(path, model, optimizer, scheduler, config, history, position, window) -> None:
-    """Write ``fit``'s checkpoint: :func:`save_checkpoint` plus the position in the run and the
-    train values summed since the last log entry (``window``: ``{"sums": ..., "count": ...}``)."""
+def save_run(path, model, optimizer, scheduler, config, history, position, window,
+             scaler=None) -> None:  # fmt: skip
+    """Write ``fit``'s checkpoint: :func:`save_checkpoint` plus the position in the run, the
+    train values summed since the last log entry (``window``: ``{"sums": ..., "count": ...}``)
+    and the state of the float16 gradient scaler (``None`` without one)."""
     loop = {
         "epoch": position.epoch,
         "batch_in_epoch": position.batch_in_epoch,
         "epoch_start": position.epoch_start,
+        "scaler": None if scaler is None else scaler.state_dict(),
         **window,
     }
     save_checkpoint(
@@ -189,9 +192,11 @@ def save_run(path, model, optimizer, scheduler, config, history, position, windo
     )  # fmt: skip
 
 
-def resume_run(path, model, optimizer, scheduler, config) -> tuple[RunPosition, dict, dict]:
+def resume_run(path, model, optimizer, scheduler, config,
+               scaler=None) -> tuple[RunPosition, dict, dict]:  # fmt: skip
     """Load ``fit``'s checkpoint at ``path``; return the position, the history (as a dict) and
     the window of unlogged train values. ``config`` (plain, or ``None``) must equal the saved one.
+    A gradient ``scaler`` gets the saved scale (a run saved without one keeps its fresh scale).
     """
     saved = load_checkpoint(path, model, optimizer, scheduler=scheduler)
     loop = (saved.get("extra") or {}).get("loop")
@@ -204,6 +209,8 @@ def resume_run(path, model, optimizer, scheduler, config) -> tuple[RunPosition, 
         raise ValueError(
             f"config differs from the checkpoint's: got {config}, saved {saved['config']}"
         )
+    if scaler is not None and loop.get("scaler") is not None:
+        scaler.load_state_dict(loop["scaler"])
     position = RunPosition(
         saved["step"], loop["epoch"], loop["batch_in_epoch"], loop["epoch_start"], saved["rng"]
     )

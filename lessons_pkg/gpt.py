@@ -2,7 +2,8 @@
 
 Chapter: Algorithms › The Transformer (the KV cache) and Practice › Language model. Papers:
 Radford et al. (2018, 2019), GPT and GPT-2 (decoder-only, pre-LN blocks, learned positions);
-Press & Wolf (2017), "Using the Output Embedding to Improve Language Models" (weight tying).
+Press & Wolf (2017), "Using the Output Embedding to Improve Language Models" (weight tying);
+Chen et al. (2016), "Training Deep Nets with Sublinear Memory Cost" (activation checkpointing).
 
 The model factorises p(w_1 … w_T) = ∏_t p(w_t | w_<t): a causal mask lets position t see only
 positions ≤ t, so one forward pass trains all T next-token predictions in parallel.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from lessons_pkg._checks import check_tensor, check_token_ids
 from lessons_pkg.attention import (
@@ -133,10 +135,24 @@ def _cached_attention(attn: MultiHeadAttention, h: Tensor, kv_cache: KVCache) ->
 
 class GPT(nn.Module):
     """Token + learned position embeddings, ``n_layers`` pre-LN blocks, final LayerNorm, and a
-    linear head to next-token logits (tied to the token embedding by default)."""
+    linear head to next-token logits (tied to the token embedding by default).
 
-    def __init__(self, config: GPTConfig) -> None:
+    Args:
+        config: the architecture.
+        activation_checkpointing: in training, keep only each block's input for ``backward``
+            and run the block's forward again there (``torch.utils.checkpoint``): the same
+            gradients, with dropout's random draws replayed, for one more forward pass and the
+            memory of one block's activations instead of all of them. Not part of the config:
+            it changes how the model is computed, not what it computes. An attribute, so it
+            can be switched on an existing model.
+    """
+
+    def __init__(self, config: GPTConfig, *, activation_checkpointing: bool = False) -> None:
         super().__init__()
+        if not isinstance(activation_checkpointing, bool):
+            raise TypeError("activation_checkpointing must be a bool, got "
+                            f"{type(activation_checkpointing).__name__}")
+        self.activation_checkpointing = activation_checkpointing
         c = self.config = config
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
         self.pos_emb = LearnedPositionalEncoding(c.d_model, c.context_length)
@@ -178,8 +194,12 @@ class GPT(nn.Module):
         """
         start = self._check_input(idx, kv_cache)  # the number of cached positions
         x = self.dropout(self.pos_emb(self.tok_emb(idx), offset=start))  # (B, T, D)
+        recompute = self.activation_checkpointing and self.training and torch.is_grad_enabled()
         for i, block in enumerate(self.blocks):
-            x = block(x, None if kv_cache is None else kv_cache[i])  # (B, T, D)
+            if recompute and kv_cache is None:
+                x = checkpoint(block, x, use_reentrant=False)  # (B, T, D), recomputed in backward
+            else:
+                x = block(x, None if kv_cache is None else kv_cache[i])  # (B, T, D)
         return self.lm_head(self.ln_f(x))  # (B, T, V)
 
     def _check_input(self, idx: Tensor, kv_cache: list[KVCache] | None) -> int:

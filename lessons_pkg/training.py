@@ -12,7 +12,20 @@ The loop knows no model. It runs in one of two modes:
   two optimizers). Pass those optimizers as ``optimizer={"g": opt_g, "d": opt_d}`` so
   checkpoints hold them.
 
-Steps are counted from 1: "step s" is the state after s updates.
+Steps are counted from 1: "step s" is the state after s updates. With ``accumulation_steps=k``
+one update consumes k batches (micro-batches, 微批次): their gradients add up, each loss divided
+by the number of micro-batches, so the update is that of one k-times-larger batch.
+
+``precision="bf16"`` or ``"fp16"`` runs the forward pass and the loss under ``torch.autocast``
+(Micikevicius et al. (2018), "Mixed precision training"): matrix products in 16 bits, weights,
+gradients and the optimizer in float32. ``"fp16"`` adds a ``torch.amp.GradScaler``: the loss is
+multiplied by a scale before ``backward`` so small gradients do not underflow to zero in float16;
+a step whose gradients overflow to inf/NaN is skipped and the scale halved.
+
+Under ``torch.distributed`` (a model wrapped in ``DistributedDataParallel``, see
+:mod:`lessons_pkg.distributed`) every process runs ``fit`` on its share of the data; gradients
+are averaged by DDP, only rank 0 shows a progress bar and writes checkpoints, and every rank
+resumes from the same checkpoint file.
 
 With a ``checkpoint_path``, ``fit`` writes checkpoints and resumes from them exactly: a run
 resumed after step k ends with the weights of an uninterrupted run on the CPU
@@ -34,13 +47,16 @@ from torch import nn
 
 from lessons_pkg._fit_helpers import (
     FitLog,
+    MixedPrecision,
     check_fit_arguments,
     check_progress,
     make_bar,
+    micro_batch_groups,
     progress_bar,
 )
 from lessons_pkg.checkpoint import RunPosition, plain_config, resume_run, rng_preserved, save_run
 from lessons_pkg.device import get_device, model_device, to_device
+from lessons_pkg.distributed import gradient_sync, is_main_process, set_sampler_epoch, unwrap
 
 # ---------------------------------------------------------------------------------------------
 # History
@@ -206,6 +222,8 @@ def fit(
     resume: bool = False,
     config: Any = None,
     log_every: int = 1,
+    precision: str | None = None,
+    accumulation_steps: int = 1,
 ) -> History:
     """Train ``model`` on ``train_loader`` and return the :class:`History`.
 
@@ -238,6 +256,11 @@ def fit(
         config: a dataclass or dict of plain values stored in checkpoints; on resume it must
             equal the stored one.
         log_every: record the mean of the train values every this many steps.
+        precision: ``None`` (float32, the default), ``"bf16"`` (autocast to bfloat16) or
+            ``"fp16"`` (autocast to float16 with a gradient scaler, whose scale after each step
+            is logged as ``"loss_scale"``). ``loss_fn`` mode only; validation runs in float32.
+        accumulation_steps: micro-batches per update (``loss_fn`` mode only). An epoch whose
+            length is not a multiple ends with an update over the micro-batches left.
 
     Raises:
         TypeError / ValueError: an argument has the wrong type / value (the message names it).
@@ -252,6 +275,7 @@ def fit(
     check_fit_arguments(
         model, loss_fn, optimizer, train_step, epochs, max_steps, val_loader, eval_every,
         clip_grad_norm, progress, checkpoint_path, checkpoint_every, resume, log_every,
+        precision, accumulation_steps,
     )  # fmt: skip
     if device is None:
         device = model_device(model)
@@ -259,11 +283,16 @@ def fit(
         device = get_device(device)
         model.to(device)
     config = plain_config(config)
+    amp = MixedPrecision(precision, device)
+    core = unwrap(model)  # checkpoints hold the bare model's weights, with or without DDP
+    main = is_main_process()
     history, position, window = History(), RunPosition(), None
     if resume:
-        position, logged, window = resume_run(checkpoint_path, model, optimizer, scheduler, config)
+        position, logged, window = resume_run(checkpoint_path, core, optimizer, scheduler, config,
+                                              amp.scaler)  # fmt: skip
         history = History.from_dict(logged)
-    bar = progress_bar(progress, train_loader, epochs, max_steps, position.step)
+    bar = progress_bar(progress if main else False, train_loader, epochs, max_steps,
+                       position.step, accumulation_steps)  # fmt: skip
     log = FitLog(history, log_every, bar, window)
 
     def validate() -> None:
@@ -271,21 +300,24 @@ def fit(
             log.val(position.step, _validation_loss(model, loss_fn, val_loader, device, position))
 
     def save() -> None:
-        save_run(checkpoint_path, model, optimizer, scheduler, config, history, position,
-                 log.window())  # fmt: skip
+        if main:
+            save_run(checkpoint_path, core, optimizer, scheduler, config, history, position,
+                     log.window(), amp.scaler)  # fmt: skip
 
     model.train()
     with bar:
         while not _finished(position, epochs, max_steps):
-            for batch in position.epoch_batches(train_loader):
+            set_sampler_epoch(train_loader, position.epoch)
+            batches = position.epoch_batches(train_loader)
+            for group in micro_batch_groups(batches, accumulation_steps):
                 position.step += 1
-                position.batch_in_epoch += 1
-                batch = to_device(batch, device)
+                position.batch_in_epoch += len(group)
                 if train_step is not None:
-                    values = _call_train_step(model, batch, train_step, position)
+                    values = _call_train_step(model, to_device(group[0], device), train_step,
+                                              position)  # fmt: skip
                 else:
-                    values = _loss_fn_step(model, batch, loss_fn, optimizer, clip_grad_norm,
-                                           position)  # fmt: skip
+                    values = _loss_fn_step(model, group, device, loss_fn, optimizer,
+                                           clip_grad_norm, amp, position)  # fmt: skip
                 _step_schedulers(scheduler)
                 log.train(position.step, values)
                 if eval_every is not None and position.step % eval_every == 0:
@@ -312,24 +344,33 @@ def _finished(position: RunPosition, epochs: int | None, max_steps: int | None) 
     return position.epoch >= epochs
 
 
-def _loss_fn_step(model, batch, loss_fn, optimizer, clip_grad_norm, position) -> dict[str, float]:
-    """One step in ``loss_fn`` mode: zero_grad, loss, backward, optional clipping, update."""
+def _loss_fn_step(model, group, device, loss_fn, optimizer, clip_grad_norm, amp,
+                  position) -> dict[str, float]:
+    """One step in ``loss_fn`` mode: zero_grad; for each micro-batch of ``group`` the loss (under
+    autocast) and ``backward`` of loss / len(group); optional clipping; the update."""
     optimizer.zero_grad(set_to_none=True)
-    loss = _as_scalar(loss_fn(model, batch), "loss_fn")
-    value = loss.item()
-    if not math.isfinite(value):
-        raise FloatingPointError(
-            f"loss is {value} {position.where()}; stopped before this update. Try a smaller "
-            "learning rate, clip_grad_norm, or check the data"
-        )
-    loss.backward()
-    values = {"loss": value}
+    total = 0.0
+    for i, batch in enumerate(group):
+        # DDP all-reduces the gradients in the last micro-batch's backward only.
+        with gradient_sync(model, i == len(group) - 1):
+            with amp.autocast():
+                loss = _as_scalar(loss_fn(model, to_device(batch, device)), "loss_fn")
+            value = loss.item()
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"loss is {value} {position.where()}; stopped before this update. Try a "
+                    "smaller learning rate, clip_grad_norm, or check the data"
+                )
+            amp.backward(loss / len(group))
+        total += value
+    values = {"loss": total / len(group)}
     if clip_grad_norm is not None:
+        amp.unscale(optimizer)  # clip the true gradients, not the scaled ones
         norm = float(nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm))
-        if not math.isfinite(norm):
+        if not math.isfinite(norm) and amp.scaler is None:
             raise FloatingPointError(f"gradient norm is {norm} {position.where()}")
         values["grad_norm"] = norm
-    optimizer.step()
+    values.update(amp.step(optimizer))
     return values
 
 

@@ -84,7 +84,7 @@ if x86_64 and os.environ.get("LESSONS_PKG_NATIVE") != "1":
     }}.items():
         os.environ.setdefault(key, value)
 # In Colab: install the course package from the branch this notebook comes from, keeping the
-# torch Colab already has (the package asks only for torch>=2.2).
+# torch Colab already has (the package asks only for torch>=2.3).
 REPOSITORY = os.environ.get("LESSONS_PKG_REPOSITORY", "{repository_url()}")
 if "google.colab" in sys.modules or "LESSONS_PKG_REPOSITORY" in os.environ:
     if importlib.util.find_spec("lessons_pkg") is None:
