@@ -14,6 +14,7 @@ from colab_markdown import (  # noqa: E402
     references_markdown,
     translate_markdown,
 )
+from colab_markdown import _page_title as page_title  # noqa: E402
 
 import notebooks as nbtool  # noqa: E402
 
@@ -163,16 +164,10 @@ def test_doc_links_do_not_repeat_the_words_around_them(page):
     "the Transformer chapter, The Transformer"."""
     text = page.read_text(encoding="utf-8")
     for m in re.finditer(r"\{doc\}`([^`<]+)`", text):
-        title = nbtool_title(page, m[1])
+        title = page_title((page.parent / m[1]).with_suffix(".md"))
         before = text[max(0, m.start() - 60): m.start()].lower().rstrip()
         if before.endswith(("(", "|")):  # a link in brackets or a table cell stands apart
             continue
         words = re.findall(r"[a-z]{4,}", title.lower())
         repeated = [w for w in words if w in re.findall(r"[a-z]+", before)[-3:]]
         assert not repeated, f"{page.name}: {title!r} follows {before[-40:]!r}"
-
-
-def nbtool_title(page: Path, target: str) -> str:
-    md = (page.parent / target).with_suffix(".md")
-    return next(line[2:] for line in md.read_text(encoding="utf-8").splitlines()
-                if line.startswith("# "))
